@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+	"strings"
+
+	"github.com/alecthomas/kong"
+)
+
+// routeArgs makes "--" mean "what follows is the command". kong would
+// otherwise read `secret-init -- version` as our version command, and an
+// image with ENTRYPOINT ["secret-init", "--"] and CMD ["check"] must run
+// the image's own `check`. When every word before "--" is one of our
+// flags (or a flag's value), the run command is named explicitly.
+func routeArgs(p *kong.Kong, args []string) []string {
+	takesValue := map[string]bool{}
+	for _, f := range p.Model.Node.AllFlags(true) {
+		for _, fl := range f {
+			v := !fl.IsBool() && !fl.IsCounter()
+			takesValue["--"+fl.Name] = v
+			if fl.Short != 0 {
+				takesValue["-"+string(fl.Short)] = v
+			}
+		}
+	}
+	for _, c := range p.Model.Node.Children {
+		for _, fl := range c.Flags {
+			v := !fl.IsBool() && !fl.IsCounter()
+			takesValue["--"+fl.Name] = v
+			if fl.Short != 0 {
+				takesValue["-"+string(fl.Short)] = v
+			}
+		}
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append([]string{"run"}, args...)
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			return args // a command word, ours or the user's: kong decides
+		}
+		if strings.Contains(a, "=") {
+			continue
+		}
+		if takesValue[a] {
+			i++
+		}
+	}
+	return args
+}
+
+// flagSet reports whether the user gave flag name on the command line or
+// through its environment variable (not only its default).
+func flagSet(ctx *kong.Context, name string) bool {
+	for _, f := range ctx.Flags() {
+		if f.Name == name {
+			if f.Set {
+				return true
+			}
+			for _, e := range f.Envs {
+				if _, ok := lookupProcEnv(e); ok {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func lookupProcEnv(k string) (string, bool) { return os.LookupEnv(k) }

@@ -1,0 +1,175 @@
+// Command secret-init is a container entrypoint: it reads bootstrap settings
+// from .env, prefetches the secrets the node contracts declare from
+// Infisical, merges them under the process environment, and hands over to
+// the service (execve, or tini-style supervision as PID 1).
+//
+// This file is wiring only: flags to options, options to packages.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"secret-init/launcher"
+	"secret-init/resolve"
+	"secret-init/signals"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Exit codes of secret-init itself, as tini documents them.
+const (
+	exitUsage = 125 // secret-init failed before the command started
+)
+
+// Globals are the flags every command shares.
+type Globals struct {
+	EnvFile   string `name:"env-file" env:"SECRET_INIT_ENV_FILE" default:".env" placeholder:"PATH" help:"Bootstrap file. A missing default file is fine; a file named explicitly must exist."`
+	LogLevel  string `name:"log-level" env:"SECRET_INIT_LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error,disabled" help:"Log level: trace, debug, info, warn, error, disabled."`
+	LogFormat string `name:"log-format" env:"SECRET_INIT_LOG_FORMAT" default:"auto" enum:"auto,json,console" help:"Log format: console when stderr is a terminal, JSON otherwise (auto), json, console."`
+
+	envFileSet bool // the user named --env-file or SECRET_INIT_ENV_FILE
+}
+
+// RunCmd is the default command: secret-init [flags] [--] COMMAND [ARG...].
+type RunCmd struct {
+	Mode    string        `env:"SECRET_INIT_MODE" default:"auto" enum:"auto,exec,supervise" help:"auto: supervise when PID 1, exec otherwise; exec: replace secret-init with the command; supervise: start it as a child and forward signals, reap zombies."`
+	Group   bool          `short:"g" env:"SECRET_INIT_GROUP" help:"Forward signals to the child's whole process group, not only the child."`
+	Rewrite []string      `env:"SECRET_INIT_REWRITE" placeholder:"FROM:TO" help:"Rewrite a forwarded signal, by name or number (TERM:QUIT, 15:3); TO=0 drops it. Repeatable; the variable takes a comma list."`
+	Grace   time.Duration `env:"SECRET_INIT_GRACE" default:"5s" help:"Supervise mode: after the main child exits, the processes left get SIGTERM, and SIGKILL after this long."`
+	Command []string      `arg:"" optional:"" passthrough:"" help:"The command to run and its arguments."`
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// CLI is the whole command line.
+type CLI struct {
+	Globals
+	Run     RunCmd     `cmd:"" default:"withargs" hidden:"" help:"Run COMMAND (the default command)."`
+	Version VersionCmd `cmd:"" help:"Print the version."`
+}
+
+func main() {
+	// First: a Go PID 1 that gets SIGTERM before signal.Notify exits 2, and
+	// a TERM during startup must abort with 143 without starting anything.
+	catcher := signals.Catch()
+	catcher.WatchStartup(func(sig syscall.Signal) { os.Exit(128 + int(sig)) })
+
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("secret-init"),
+		kong.Description("Fetch the secrets your service's contracts declare from Infisical, then run it (exec, or as a tini-style PID 1).\n\nUsage: secret-init [flags] [--] COMMAND [ARG...]"),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) {
+			if code != 0 {
+				code = exitUsage
+			}
+			os.Exit(code)
+		}),
+	)
+	if err != nil {
+		fatal(zerolog.Nop(), exitUsage, err)
+	}
+	args := routeArgs(parser, os.Args[1:])
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
+		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
+		os.Exit(exitUsage)
+	}
+	cli.envFileSet = flagSet(ctx, "env-file")
+	log := newLogger(cli.LogLevel, cli.LogFormat)
+
+	switch ctx.Command() {
+	case "version":
+		fmt.Println("secret-init", version)
+		return
+	case "run":
+		fmt.Fprintln(os.Stderr, "secret-init: no command given")
+		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
+		os.Exit(exitUsage)
+	}
+	os.Exit(cli.Run.run(&cli.Globals, catcher, log))
+}
+
+// run resolves the environment and hands over; it returns the exit code.
+func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) int {
+	rewrite, err := signals.ParseRewrite(r.Rewrite)
+	if err != nil {
+		fatal(log, exitUsage, fmt.Errorf("--rewrite: %w", err))
+	}
+	dotenv, err := resolve.ReadDotenv(g.EnvFile, g.envFileSet)
+	if err != nil {
+		fatal(log, exitUsage, err)
+	}
+	proc := os.Environ()
+	var layers []resolve.Layer
+	if addr, _ := resolve.Lookup(proc, dotenv, "INFISICAL_ADDR"); addr == "" {
+		// Passthrough: local development. No contracts, no network.
+		log.Debug().Int("dotenv_keys", len(dotenv.Keys)).Msg("INFISICAL_ADDR not set: passthrough")
+	} else {
+		fatal(log, exitUsage, errors.New("Infisical prefetch is not built yet"))
+	}
+	layers = append(layers, dotenv.Layer())
+	env := resolve.Merge(proc, layers...)
+
+	pending := catcher.EndStartup()
+	code, err := launcher.Run(launcher.Options{
+		Argv:    r.Command,
+		Env:     env,
+		Mode:    launcher.Mode(r.Mode),
+		Group:   r.Group,
+		Rewrite: rewrite,
+		Grace:   r.Grace,
+		Catcher: catcher,
+		Pending: pending,
+		Log:     log,
+	})
+	if err != nil {
+		var se *launcher.StartError
+		if errors.As(err, &se) {
+			fatal(log, se.Code, err)
+		}
+		fatal(log, exitUsage, err)
+	}
+	return code
+}
+
+// fatal prints one line on stderr and exits with code.
+func fatal(log zerolog.Logger, code int, err error) {
+	log.Error().Msg(err.Error())
+	if log.GetLevel() == zerolog.Disabled {
+		// Even with logs off, a failed start says why, once.
+		fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// newLogger builds the stderr logger. Levels and format were checked by kong.
+func newLogger(level, format string) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	if format == "auto" {
+		format = "json"
+		if _, err := unix.IoctlGetTermios(2, unix.TCGETS); err == nil {
+			format = "console"
+		}
+	}
+	if format == "console" {
+		w := zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}
+		return zerolog.New(w).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
+	}
+	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
+}
