@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -36,7 +37,33 @@ type Globals struct {
 	LogLevel  string `name:"log-level" env:"SECRET_INIT_LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error,disabled" help:"Log level: trace, debug, info, warn, error, disabled."`
 	LogFormat string `name:"log-format" env:"SECRET_INIT_LOG_FORMAT" default:"auto" enum:"auto,json,console" help:"Log format: console when stderr is a terminal, JSON otherwise (auto), json, console."`
 
-	envFileSet bool // the user named --env-file or SECRET_INIT_ENV_FILE
+	Contracts    []string      `env:"SECRET_INIT_CONTRACTS" default:"contracts" placeholder:"DIR" help:"Contract folder (searched recursively for contract.yaml and contract_*.yaml) or file. Repeatable; the variable takes a comma list. A missing default folder means no contracts."`
+	Service      string        `env:"SECRET_INIT_SERVICE" placeholder:"SLUG" help:"Service slug: /services/SLUG/<transport>/KEY overrides /shared/<transport>/KEY. Empty: shared folders only."`
+	TransportMap string        `name:"transport-map" env:"SECRET_INIT_TRANSPORT_MAP" placeholder:"FILE" help:"YAML file that adds transports or replaces a transport's key list."`
+	Path         []string      `name:"path" env:"SECRET_INIT_PATHS" placeholder:"FOLDER" help:"Also fetch every secret in this Infisical folder (like infisical run --path). Repeatable; the variable takes a comma list."`
+	Timeout      time.Duration `env:"SECRET_INIT_TIMEOUT" default:"10s" help:"Bound on the whole prefetch, retries included."`
+	CACert       string        `name:"ca-cert" env:"SECRET_INIT_CA_CERT" placeholder:"FILE" help:"PEM file with a CA to trust for Infisical's TLS, in addition to the system's."`
+	Required     bool          `env:"SECRET_INIT_REQUIRED" help:"Fail the start (exit 125) when Infisical is unreachable, refuses the login, a contract is broken, or any declared key is in neither the environment nor Infisical."`
+
+	envFileSet   bool // the user named --env-file or SECRET_INIT_ENV_FILE
+	contractsSet bool // the user named --contracts or SECRET_INIT_CONTRACTS
+}
+
+// resolveOptions turns the shared flags into resolve options.
+func (g *Globals) resolveOptions(log zerolog.Logger) resolve.Options {
+	return resolve.Options{
+		EnvFile:           g.EnvFile,
+		EnvFileExplicit:   g.envFileSet,
+		Contracts:         g.Contracts,
+		ContractsExplicit: g.contractsSet,
+		TransportMap:      g.TransportMap,
+		Service:           g.Service,
+		Paths:             g.Path,
+		Timeout:           g.Timeout,
+		CACert:            g.CACert,
+		Required:          g.Required,
+		Log:               log,
+	}
 }
 
 // RunCmd is the default command: secret-init [flags] [--] COMMAND [ARG...].
@@ -87,6 +114,7 @@ func main() {
 		os.Exit(exitUsage)
 	}
 	cli.envFileSet = flagSet(ctx, "env-file")
+	cli.contractsSet = flagSet(ctx, "contracts")
 	log := newLogger(cli.LogLevel, cli.LogFormat)
 
 	switch ctx.Command() {
@@ -107,20 +135,11 @@ func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) i
 	if err != nil {
 		fatal(log, exitUsage, fmt.Errorf("--rewrite: %w", err))
 	}
-	dotenv, err := resolve.ReadDotenv(g.EnvFile, g.envFileSet)
+	out, err := resolve.Resolve(context.Background(), g.resolveOptions(log), os.Environ())
 	if err != nil {
 		fatal(log, exitUsage, err)
 	}
-	proc := os.Environ()
-	var layers []resolve.Layer
-	if addr, _ := resolve.Lookup(proc, dotenv, "INFISICAL_ADDR"); addr == "" {
-		// Passthrough: local development. No contracts, no network.
-		log.Debug().Int("dotenv_keys", len(dotenv.Keys)).Msg("INFISICAL_ADDR not set: passthrough")
-	} else {
-		fatal(log, exitUsage, errors.New("Infisical prefetch is not built yet"))
-	}
-	layers = append(layers, dotenv.Layer())
-	env := resolve.Merge(proc, layers...)
+	env := out.Env
 
 	pending := catcher.EndStartup()
 	code, err := launcher.Run(launcher.Options{

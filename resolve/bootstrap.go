@@ -1,0 +1,115 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"secret-init/resolve/infisical"
+)
+
+// DefaultKubernetesTokenPath is where Kubernetes mounts the service-account token.
+const DefaultKubernetesTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+// Bootstrap holds the settings secret-init needs to reach Infisical. They
+// come from the process environment, then .env, never from Infisical
+// itself. Every field but Addr, ProjectID and Environment is a credential:
+// none of them is ever logged or put in an error.
+type Bootstrap struct {
+	Addr         string // INFISICAL_ADDR; empty means passthrough
+	ProjectID    string // INFISICAL_PROJECT_ID
+	Environment  string // INFISICAL_ENVIRONMENT, default "dev"
+	ClientID     string // INFISICAL_CLIENT_ID (universal auth)
+	ClientSecret string // INFISICAL_CLIENT_SECRET
+	Token        string // INFISICAL_TOKEN: an access token, no login
+	AuthMethod   string // INFISICAL_AUTH_METHOD: "" (universal or token) or "kubernetes"
+	IdentityID   string // INFISICAL_IDENTITY_ID (kubernetes auth)
+	K8sTokenPath string // INFISICAL_KUBERNETES_TOKEN_PATH
+}
+
+// BootstrapKeys are the variables ReadBootstrap reads.
+var BootstrapKeys = []string{
+	"INFISICAL_ADDR", "INFISICAL_PROJECT_ID", "INFISICAL_ENVIRONMENT",
+	"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN",
+	"INFISICAL_AUTH_METHOD", "INFISICAL_IDENTITY_ID", "INFISICAL_KUBERNETES_TOKEN_PATH",
+}
+
+// ReadBootstrap reads the bootstrap settings, process environment first.
+func ReadBootstrap(proc []string, d *Dotenv) Bootstrap {
+	get := func(k string) string {
+		v, _ := Lookup(proc, d, k)
+		return strings.TrimSpace(v)
+	}
+	b := Bootstrap{
+		Addr:         get("INFISICAL_ADDR"),
+		ProjectID:    get("INFISICAL_PROJECT_ID"),
+		Environment:  get("INFISICAL_ENVIRONMENT"),
+		ClientID:     get("INFISICAL_CLIENT_ID"),
+		ClientSecret: get("INFISICAL_CLIENT_SECRET"),
+		Token:        get("INFISICAL_TOKEN"),
+		AuthMethod:   strings.ToLower(get("INFISICAL_AUTH_METHOD")),
+		IdentityID:   get("INFISICAL_IDENTITY_ID"),
+		K8sTokenPath: get("INFISICAL_KUBERNETES_TOKEN_PATH"),
+	}
+	if b.Environment == "" {
+		b.Environment = "dev"
+	}
+	if b.K8sTokenPath == "" {
+		b.K8sTokenPath = DefaultKubernetesTokenPath
+	}
+	return b
+}
+
+// ErrNoCredentials says INFISICAL_ADDR is set but nothing to log in with.
+var ErrNoCredentials = errors.New("INFISICAL_ADDR is set but no credentials are: set INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET, or INFISICAL_TOKEN, or INFISICAL_AUTH_METHOD=kubernetes with INFISICAL_IDENTITY_ID")
+
+// Check reports what is missing for a prefetch, before any network I/O.
+func (b Bootstrap) Check() error {
+	if b.ProjectID == "" {
+		return errors.New("INFISICAL_ADDR is set but INFISICAL_PROJECT_ID is not")
+	}
+	switch b.AuthMethod {
+	case "", "universal-auth", "universal":
+		if b.Token == "" && (b.ClientID == "" || b.ClientSecret == "") {
+			return ErrNoCredentials
+		}
+	case "kubernetes":
+		if b.IdentityID == "" {
+			return errors.New("INFISICAL_AUTH_METHOD=kubernetes needs INFISICAL_IDENTITY_ID")
+		}
+	case "token":
+		if b.Token == "" {
+			return errors.New("INFISICAL_AUTH_METHOD=token needs INFISICAL_TOKEN")
+		}
+	default:
+		return fmt.Errorf("INFISICAL_AUTH_METHOD %q is not supported (universal-auth, token, kubernetes)", clip(b.AuthMethod, 32))
+	}
+	return nil
+}
+
+// Login authenticates c the way the bootstrap settings say.
+func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
+	switch {
+	case b.AuthMethod == "kubernetes":
+		jwt, err := os.ReadFile(b.K8sTokenPath)
+		if err != nil {
+			return fmt.Errorf("kubernetes service-account token: %w", err)
+		}
+		return c.LoginKubernetes(ctx, b.IdentityID, strings.TrimSpace(string(jwt)))
+	case b.Token != "" && (b.AuthMethod == "token" || b.ClientID == "" || b.ClientSecret == ""):
+		c.SetToken(b.Token)
+		return nil
+	default:
+		return c.LoginUniversal(ctx, b.ClientID, b.ClientSecret)
+	}
+}
+
+// clip shortens s for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
