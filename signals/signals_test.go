@@ -1,0 +1,274 @@
+package signals
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestSignalNames(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		name string
+	}{
+		{syscall.SIGHUP, "HUP"}, {syscall.SIGTERM, "TERM"}, {syscall.SIGWINCH, "WINCH"},
+		{syscall.SIGSYS, "SYS"}, {0, "0"}, {32, "32"}, {64, "64"},
+	} {
+		if got := Name(tc.sig); got != tc.name {
+			t.Errorf("Name(%d) = %q, want %q", tc.sig, got, tc.name)
+		}
+	}
+	// Every standard signal has a name that Parse reads back.
+	for n := syscall.Signal(1); n <= maxSignal; n++ {
+		if got, err := Parse(Name(n)); err != nil || got != n {
+			t.Errorf("Parse(Name(%d)) = %d, %v", n, got, err)
+		}
+	}
+}
+
+func TestSignalParse(t *testing.T) {
+	good := map[string]syscall.Signal{
+		"TERM": 15, "SIGTERM": 15, "term": 15, "SigTerm": 15, "15": 15,
+		"1": 1, "31": 31, "IOT": 6, "SIGPOLL": 29, "winch": 28,
+	}
+	for in, want := range good {
+		if got, err := Parse(in); err != nil || got != want {
+			t.Errorf("Parse(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "32", "64", "-1", "+15", "15x", "SIG", "herp", "RTMIN", " TERM", "0x0f"} {
+		if got, err := Parse(in); err == nil {
+			t.Errorf("Parse(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+func TestSignalParseRewrite(t *testing.T) {
+	for _, tc := range []struct {
+		specs []string
+		want  Rewrite
+	}{
+		{nil, Rewrite{}},
+		{[]string{"TERM:QUIT"}, Rewrite{15: 3}},
+		{[]string{"15:3"}, Rewrite{15: 3}},
+		{[]string{"SIGTERM:SIGQUIT"}, Rewrite{15: 3}},
+		{[]string{"INT:0"}, Rewrite{2: 0}},
+		{[]string{"1:31"}, Rewrite{1: 31}},          // extreme: to the last signal
+		{[]string{"30:1"}, Rewrite{30: 1}},          // the last forwarded signal
+		{[]string{"TERM:KILL"}, Rewrite{15: 9}},     // TO may be uncatchable
+		{[]string{" TERM : QUIT "}, Rewrite{15: 3}}, // a comma list from env may carry spaces
+		{[]string{"TERM:QUIT", "INT:0", "winch:0"}, Rewrite{15: 3, 2: 0, 28: 0}},
+	} {
+		got, err := ParseRewrite(tc.specs)
+		if err != nil {
+			t.Errorf("ParseRewrite(%q): %v", tc.specs, err)
+			continue
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("ParseRewrite(%q) = %v, want %v", tc.specs, got, tc.want)
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("ParseRewrite(%q) = %v, want %v", tc.specs, got, tc.want)
+			}
+		}
+	}
+}
+
+func TestSignalParseRewriteMalformed(t *testing.T) {
+	for _, tc := range []struct {
+		specs []string
+		why   string
+	}{
+		{[]string{""}, "empty"},
+		{[]string{"herp"}, "no colon"},
+		{[]string{"15"}, "no colon"},
+		{[]string{"15::12"}, "two colons"},
+		{[]string{"15:"}, "no TO"},
+		{[]string{":15"}, "no FROM"},
+		{[]string{"1:32"}, "32 is not a standard signal"},
+		{[]string{"0:15"}, "FROM 0"},
+		{[]string{"KILL:TERM"}, "KILL can never be caught, the rule could never fire"},
+		{[]string{"STOP:TERM"}, "STOP can never be caught"},
+		{[]string{"CHLD:TERM"}, "CHLD is secret-init's own"},
+		{[]string{"URG:TERM"}, "URG is the Go runtime's"},
+		{[]string{"31:1"}, "SYS is kept, like tini, so never forwarded"},
+		{[]string{"TTOU:TERM"}, "TTOU is not forwarded"},
+		{[]string{"TERM:herp"}, "unknown TO"},
+		{[]string{"TERM:-1"}, "negative TO"},
+		{[]string{"TERM:QUIT", "15:2"}, "TERM rewritten twice"},
+	} {
+		r, err := ParseRewrite(tc.specs)
+		if err == nil {
+			t.Errorf("ParseRewrite(%q) = %v, want an error (%s)", tc.specs, r, tc.why)
+			continue
+		}
+		// The error names the spec, so the operator finds it among many.
+		bad := tc.specs[len(tc.specs)-1]
+		if !strings.Contains(err.Error(), `"`+bad+`"`) {
+			t.Errorf("ParseRewrite(%q) error %q does not name the spec", tc.specs, err)
+		}
+	}
+}
+
+func TestSignalRewriteApply(t *testing.T) {
+	r, err := ParseRewrite([]string{"TERM:QUIT", "INT:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   syscall.Signal
+		out  syscall.Signal
+		send bool
+	}{
+		{syscall.SIGTERM, syscall.SIGQUIT, true},
+		{syscall.SIGINT, 0, false},
+		{syscall.SIGUSR1, syscall.SIGUSR1, true},
+	} {
+		out, send := r.Apply(tc.in)
+		if out != tc.out || send != tc.send {
+			t.Errorf("Apply(%s) = %s, %v; want %s, %v", Name(tc.in), Name(out), send, Name(tc.out), tc.send)
+		}
+	}
+	var none Rewrite // nil means no rewrites
+	if out, send := none.Apply(syscall.SIGTERM); out != syscall.SIGTERM || !send {
+		t.Errorf("nil Rewrite changed TERM to %s, %v", Name(out), send)
+	}
+}
+
+func TestSignalForwardedList(t *testing.T) {
+	kept := map[syscall.Signal]bool{
+		syscall.SIGKILL: true, syscall.SIGSTOP: true, syscall.SIGCHLD: true, syscall.SIGURG: true,
+		syscall.SIGSEGV: true, syscall.SIGBUS: true, syscall.SIGFPE: true, syscall.SIGILL: true,
+		syscall.SIGTRAP: true, syscall.SIGSYS: true, syscall.SIGTTIN: true, syscall.SIGTTOU: true,
+	}
+	for n := syscall.Signal(1); n <= maxSignal; n++ {
+		if IsForwarded(n) == kept[n] {
+			t.Errorf("%s: forwarded=%v, want %v", Name(n), IsForwarded(n), !kept[n])
+		}
+	}
+	if len(Forwarded) != maxSignal-len(kept) {
+		t.Errorf("Forwarded has %d entries (duplicates?), want %d", len(Forwarded), maxSignal-len(kept))
+	}
+}
+
+// sendSelf delivers sig to this process and waits until the watcher or the
+// channel has had a chance to see it.
+func sendSelf(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := syscall.Kill(os.Getpid(), sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSignalStartupWatcher(t *testing.T) {
+	c := Catch()
+	aborted := make(chan syscall.Signal, 4)
+	c.WatchStartup(func(sig syscall.Signal) { aborted <- sig })
+
+	sendSelf(t, syscall.SIGUSR1)
+	sendSelf(t, syscall.SIGTERM)
+	select {
+	case sig := <-aborted:
+		if sig != syscall.SIGTERM {
+			t.Fatalf("abort(%s), want TERM", Name(sig))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("TERM during startup did not call abort")
+	}
+	sendSelf(t, syscall.SIGWINCH)
+	// WINCH must be in the queue or still in the channel, never lost.
+	deadline := time.Now().Add(5 * time.Second)
+	var got []syscall.Signal
+	for time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		c.mu.Lock()
+		n := len(c.pending)
+		c.mu.Unlock()
+		if n == 2 {
+			break
+		}
+	}
+	got = c.EndStartup()
+	for len(c.Forward) > 0 {
+		got = append(got, (<-c.Forward).(syscall.Signal))
+	}
+	if len(got) != 2 || got[0] != syscall.SIGUSR1 || got[1] != syscall.SIGWINCH {
+		t.Fatalf("queued %v, want [USR1 WINCH]", got)
+	}
+	if q := c.EndStartup(); q != nil {
+		t.Fatalf("second EndStartup returned %v", q)
+	}
+}
+
+// TestSignalHandOff sends a stream of signals while the watcher is stopped
+// and checks that each one ends up either in the queue or in the channel.
+func TestSignalHandOff(t *testing.T) {
+	c := Catch()
+	for round := 0; round < 50; round++ {
+		c.WatchStartup(func(sig syscall.Signal) { t.Errorf("abort(%s)", Name(sig)) })
+		const n = 20
+		go func() {
+			for i := 0; i < n; i++ {
+				// Distinct signals: identical ones may coalesce in the kernel.
+				syscall.Kill(os.Getpid(), []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGPWR}[i%4])
+				time.Sleep(50 * time.Microsecond)
+			}
+		}()
+		time.Sleep(time.Duration(round%5) * 100 * time.Microsecond)
+		got := len(c.EndStartup())
+		deadline := time.Now().Add(5 * time.Second)
+		for got < n/4 && time.Now().Before(deadline) { // at least one of each kind
+			select {
+			case <-c.Forward:
+				got++
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if got == 0 {
+			t.Fatalf("round %d: no signal reached queue or channel", round)
+		}
+		// Drain before the next round.
+		time.Sleep(5 * time.Millisecond)
+		for len(c.Forward) > 0 {
+			<-c.Forward
+		}
+	}
+}
+
+func FuzzParseRewrite(f *testing.F) {
+	for _, s := range []string{"TERM:QUIT", "15:3", "SIGTERM:SIGQUIT", "INT:0", "1:31", "31:1", "", "herp", "15", "15::12", "1:32", "KILL:TERM"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		r, err := ParseRewrite([]string{spec})
+		if err != nil {
+			if !strings.Contains(err.Error(), strconv.Quote(spec)) {
+				t.Fatalf("error %q does not name the spec %q", err, spec)
+			}
+			return
+		}
+		if len(r) != 1 {
+			t.Fatalf("one spec gave %d rules", len(r))
+		}
+		for from, to := range r {
+			if !IsForwarded(from) {
+				t.Fatalf("%q: rule for %s, which is never forwarded", spec, Name(from))
+			}
+			if to < 0 || to > maxSignal {
+				t.Fatalf("%q: TO %d out of range", spec, to)
+			}
+			// A valid spec reads back the same through names.
+			again, err := ParseRewrite([]string{Name(from) + ":" + Name(to)})
+			if to == 0 {
+				again, err = ParseRewrite([]string{Name(from) + ":0"})
+			}
+			if err != nil || again[from] != to {
+				t.Fatalf("%q: round trip gave %v, %v", spec, again, err)
+			}
+		}
+	})
+}
