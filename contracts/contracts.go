@@ -1,0 +1,336 @@
+// Package contracts reads node contract YAML files and works out which
+// configuration keys the service needs: every key of each transport the
+// contracts name (through the transport map), plus the variables they
+// declare as environment dependencies.
+//
+// A contract is read in three places only:
+//
+//	metadata.transport_type
+//	handler_routing.handlers[].handler_type
+//	handler_routing.handlers[].handler.handler_type
+//	dependencies[] with type: environment (env_var, or an upper-case name; required)
+//
+// Everything else in a contract is ignored. Whatever cannot be used (an
+// unknown transport, a malformed or unreadable file, a field of the wrong
+// type) is a Warning naming file, line and field; it never stops Load, and
+// the caller decides whether warnings are fatal (--required).
+package contracts
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// MaxFileSize caps a contract (and a transport map) file. Real contracts are
+// around 10 KiB; yaml.v3 allocates about 100 bytes per byte of input, so the
+// cap also bounds the memory an init process spends on one hostile file.
+const MaxFileSize = 1 << 20
+
+// Source says where a need was declared.
+type Source struct {
+	File  string
+	Line  int
+	Field string // e.g. "handler_routing.handlers[1].handler_type", "dependencies[2].env_var"
+}
+
+// Requirement is one key the service needs, with every place that asked.
+type Requirement struct {
+	Key       string
+	Transport string // canonical transport, or EnvFolder for dependencies[]
+	Required  bool   // transports: true; dependencies: their required (default true); true wins when merged
+	Sources   []Source
+}
+
+// Warning is a problem in a contract that did not stop loading.
+type Warning struct {
+	File  string
+	Line  int // 0 when there is no line (unreadable file, walk error)
+	Field string
+	Msg   string
+}
+
+// String renders "file:line: field: msg", leaving out an absent line or field.
+func (w Warning) String() string {
+	var b strings.Builder
+	b.WriteString(w.File)
+	if w.Line > 0 {
+		b.WriteByte(':')
+		b.WriteString(strconv.Itoa(w.Line))
+	}
+	if w.Field != "" {
+		b.WriteString(": ")
+		b.WriteString(w.Field)
+	}
+	b.WriteString(": ")
+	b.WriteString(w.Msg)
+	return b.String()
+}
+
+func (w Warning) Error() string { return w.String() }
+
+// Set is what a Load found.
+type Set struct {
+	// Files are the contract files read, sorted. Files skipped before
+	// reading (too large, unreadable, not a regular file) are not listed;
+	// each has a Warning instead.
+	Files []string
+	// Transports are the canonical transports named, sorted, bootstrap and
+	// keyless ones (infisical, runtime, inmemory) included.
+	Transports []string
+	// Requirements are the keys to fetch: one per (Transport, Key), sorted
+	// by transport, then in the map's key order, or for EnvFolder in the
+	// order the dependencies were first declared. Keys of bootstrap
+	// transports, and explicit dependencies on those keys, are not here
+	// but in Bootstrap.
+	Requirements []Requirement
+	// Bootstrap are needs that must come from the environment or .env and
+	// are never fetched (the bootstrap transport's keys), same order rules.
+	Bootstrap []Requirement
+	// Warnings are sorted by file, then line.
+	Warnings []Warning
+}
+
+// DefaultDir is the contracts directory used when none is named.
+const DefaultDir = "contracts"
+
+// Load reads contracts from paths: a directory is walked for files named
+// contract.yaml or contract_*.yaml, a file is read whatever its name.
+// explicit says the paths were named by the user, so that a missing one is
+// an error; otherwise a missing path means no contracts. A nil m means the
+// default transport map.
+func Load(paths []string, explicit bool, m *TransportMap) (*Set, error) {
+	if m == nil {
+		m = DefaultTransportMap()
+	}
+	l := loader{seen: map[string]bool{}}
+	for _, p := range paths {
+		if err := l.collect(p, explicit); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(l.files)
+
+	agg := newAggregate(m)
+	set := &Set{Warnings: l.warnings}
+	for _, f := range l.files {
+		data, err := readCapped(f)
+		if err != nil {
+			set.Warnings = append(set.Warnings, readWarning(f, err))
+			continue
+		}
+		set.Files = append(set.Files, f)
+		c := parse(f, data, m)
+		set.Warnings = append(set.Warnings, c.warnings...)
+		for _, n := range c.needs {
+			agg.add(n)
+		}
+	}
+	set.Transports, set.Requirements, set.Bootstrap = agg.result()
+	slices.SortStableFunc(set.Warnings, func(a, b Warning) int {
+		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
+	})
+	return set, nil
+}
+
+type loader struct {
+	files    []string
+	seen     map[string]bool // cleaned paths, so overlapping paths read a file once
+	warnings []Warning
+}
+
+func (l *loader) warn(path, msg string) {
+	l.warnings = append(l.warnings, Warning{File: path, Msg: msg})
+}
+
+func (l *loader) add(path string) {
+	path = filepath.Clean(path)
+	if !l.seen[path] {
+		l.seen[path] = true
+		l.files = append(l.files, path)
+	}
+}
+
+// IsContractName reports whether a file found in a walk is a contract:
+// contract.yaml or contract_*.yaml (so handler_contract.yaml is not).
+func IsContractName(name string) bool {
+	return name == "contract.yaml" || (strings.HasPrefix(name, "contract_") && strings.HasSuffix(name, ".yaml"))
+}
+
+func (l *loader) collect(root string, explicit bool) error {
+	// Stat follows a symlinked root: a directory named by the user (or a
+	// Kubernetes volume) is often a link.
+	fi, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if explicit {
+			return fmt.Errorf("contracts: %w", err)
+		}
+		return nil
+	case err != nil:
+		l.warn(root, describe(err))
+		return nil
+	case !fi.IsDir():
+		l.add(root)
+		return nil
+	}
+	// WalkDir does not follow symlinked directories, so a link loop cannot
+	// trap it. Symlinked files are followed when read.
+	fsys := os.DirFS(root)
+	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err != nil {
+			l.warn(full, describe(err))
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			// Hidden directories hold no contracts but may hold copies of
+			// them: .git, and Kubernetes' ..data and ..<timestamp> behind a
+			// ConfigMap's symlinked files.
+			if p != "." && strings.HasPrefix(d.Name(), ".") {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if IsContractName(d.Name()) {
+			l.add(full)
+		}
+		return nil
+	})
+}
+
+// readCapped reads a regular file of at most MaxFileSize bytes. It opens
+// without blocking so that a FIFO named contract.yaml cannot hang startup,
+// and never reads more than the cap, whatever the file claims to be.
+func readCapped(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, errTooLarge
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, errTooLarge // grew while being read
+	}
+	return data, nil
+}
+
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooLarge   = fmt.Errorf("larger than %d KiB", MaxFileSize>>10)
+)
+
+func readWarning(file string, err error) Warning {
+	msg := describe(err)
+	if errors.Is(err, errTooLarge) || errors.Is(err, errNotRegular) {
+		msg += "; skipped"
+	}
+	return Warning{File: file, Msg: msg}
+}
+
+// describe turns a file system error into a short message without the
+// path, which the Warning already carries.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, syscall.ELOOP):
+		return "symlink loop; skipped"
+	case errors.Is(err, fs.ErrNotExist):
+		return "dangling symlink or vanished file; skipped"
+	case errors.Is(err, fs.ErrPermission):
+		return "permission denied; skipped"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// aggregate folds needs into requirements, one per (transport, key).
+type aggregate struct {
+	m          *TransportMap
+	bootKeys   map[string]bool
+	transports map[string]bool
+	reqs       map[[2]string]*entry
+	envOrder   int
+}
+
+type entry struct {
+	req   Requirement
+	order int // index in the map's keys, or declaration order for EnvFolder
+	boot  bool
+}
+
+func newAggregate(m *TransportMap) *aggregate {
+	return &aggregate{m: m, bootKeys: m.bootstrapKeys(), transports: map[string]bool{}, reqs: map[[2]string]*entry{}}
+}
+
+func (a *aggregate) add(n need) {
+	if n.transport != EnvFolder {
+		a.transports[n.transport] = true
+		boot := a.m.bootstrap[n.transport]
+		for i, k := range a.m.keys[n.transport] {
+			a.put(n.transport, k, true, n.src, i, boot)
+		}
+		return
+	}
+	a.put(EnvFolder, n.key, n.required, n.src, a.envOrder, a.bootKeys[n.key])
+	a.envOrder++
+}
+
+func (a *aggregate) put(transport, key string, required bool, src Source, order int, boot bool) {
+	id := [2]string{transport, key}
+	e := a.reqs[id]
+	if e == nil {
+		e = &entry{req: Requirement{Key: key, Transport: transport}, order: order, boot: boot}
+		a.reqs[id] = e
+	}
+	e.req.Required = e.req.Required || required
+	e.req.Sources = append(e.req.Sources, src)
+}
+
+func (a *aggregate) result() (transports []string, reqs, boot []Requirement) {
+	for t := range a.transports {
+		transports = append(transports, t)
+	}
+	slices.Sort(transports)
+	entries := make([]*entry, 0, len(a.reqs))
+	for _, e := range a.reqs {
+		entries = append(entries, e)
+	}
+	slices.SortFunc(entries, func(x, y *entry) int {
+		return cmp.Or(strings.Compare(x.req.Transport, y.req.Transport), cmp.Compare(x.order, y.order))
+	})
+	for _, e := range entries {
+		if e.boot {
+			boot = append(boot, e.req)
+		} else {
+			reqs = append(reqs, e.req)
+		}
+	}
+	return transports, reqs, boot
+}
