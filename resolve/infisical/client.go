@@ -1,0 +1,363 @@
+// Package infisical is secret-init's own Infisical HTTP client.
+//
+// It speaks the same wire protocol as the official go-sdk v0.8.0 (see
+// shared/research/infisical.md) but is built on net/http alone, because the SDK
+// links ~11 MiB of cloud-auth dependencies, ignores context, never retries an
+// HTTP status and silently returns nothing for a 200 that is not JSON.
+//
+// Every call runs under the caller's context; retries never sleep past its
+// deadline. Errors carry the operation, method, URL path, status, Infisical's
+// reqId and its message, and never a token, credential or secret value.
+package infisical
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMaxBody caps an answer; a project's whole secret list is far below it,
+// and an answer above it is more likely a misrouted download than secrets.
+const DefaultMaxBody int64 = 32 << 20
+
+// Config is the client's whole contract; main.go only fills it from flags.
+type Config struct {
+	// Addr is INFISICAL_ADDR, e.g. http://127.0.0.1:8080. "/api" is appended
+	// unless the address already ends in it, as the SDK does.
+	Addr string
+	// CACertFile is an optional PEM file whose certificates are added to the
+	// system pool (--ca-cert), for self-hosted Infisical behind a private CA.
+	CACertFile string
+	// UserAgent defaults to "secret-init".
+	UserAgent string
+	// HTTPClient replaces the client's own; meant for tests. The default uses
+	// its own transport with ProxyFromEnvironment (HTTPS_PROXY/NO_PROXY).
+	HTTPClient *http.Client
+	// MaxBody caps each answer; default DefaultMaxBody. A larger answer is an
+	// error naming the operation.
+	MaxBody int64
+	// Retry tunes retries; the zero value is sensible.
+	Retry RetryPolicy
+}
+
+// Client is safe for concurrent use: one login, then parallel lists over the
+// same keep-alive connections.
+type Client struct {
+	base      string // scheme://host[:port]/.../api, no trailing slash
+	ua        string
+	hc        *http.Client
+	maxBody   int64
+	retry     RetryPolicy
+	requests  atomic.Int64
+	mu        sync.RWMutex
+	token     string
+	redactMu  sync.RWMutex
+	redaction []string // credentials this client has seen; scrubbed from messages
+}
+
+// New validates cfg and builds a client. It does no network I/O.
+func New(cfg Config) (*Client, error) {
+	base, err := apiBase(cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:    base,
+		ua:      cfg.UserAgent,
+		hc:      cfg.HTTPClient,
+		maxBody: cfg.MaxBody,
+		retry:   cfg.Retry.withDefaults(),
+	}
+	if c.ua == "" {
+		c.ua = "secret-init"
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = DefaultMaxBody
+	}
+	if c.hc == nil {
+		tr, err := newTransport(cfg.CACertFile)
+		if err != nil {
+			return nil, err
+		}
+		// No Timeout here: the caller's ctx deadline (--timeout) bounds every call.
+		c.hc = &http.Client{Transport: tr}
+	} else if cfg.CACertFile != "" {
+		return nil, fmt.Errorf("infisical: --ca-cert %s cannot be combined with a custom HTTP client", cfg.CACertFile)
+	}
+	return c, nil
+}
+
+func apiBase(addr string) (string, error) {
+	addr = strings.TrimSpace(addr)
+	if addr == "" {
+		return "", errors.New("infisical: address is empty (set INFISICAL_ADDR)")
+	}
+	u, err := url.Parse(addr)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("infisical: address %q is not an http(s) URL", addr)
+	}
+	if u.User != nil {
+		return "", errors.New("infisical: address must not carry user info")
+	}
+	u.RawQuery, u.Fragment = "", ""
+	s := strings.TrimRight(u.String(), "/")
+	if !strings.HasSuffix(s, "/api") {
+		s += "/api"
+	}
+	return s, nil
+}
+
+func newTransport(caFile string) (*http.Transport, error) {
+	tr := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   32, // parallel folder lists must not churn connections
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if caFile == "" {
+		// Leaving RootCAs nil lets crypto/x509 load the system pool lazily, only
+		// if an https address is actually used.
+		return tr, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("infisical: read CA file %s: %w", caFile, err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("infisical: CA file %s holds no PEM certificate", caFile)
+	}
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return tr, nil
+}
+
+// SetToken uses an existing access token (INFISICAL_TOKEN) instead of a login.
+func (c *Client) SetToken(token string) {
+	c.addRedaction(token)
+	c.mu.Lock()
+	c.token = token
+	c.mu.Unlock()
+}
+
+func (c *Client) bearer() string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.token
+}
+
+// Requests reports how many HTTP requests were sent, retries included.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+func (c *Client) addRedaction(s ...string) {
+	c.redactMu.Lock()
+	defer c.redactMu.Unlock()
+	for _, v := range s {
+		if len(v) >= 4 { // shorter strings would scrub ordinary words
+			c.redaction = append(c.redaction, v)
+		}
+	}
+}
+
+// call describes one logical operation; do turns it into attempts.
+type call struct {
+	op     string // human name for errors, e.g. "list secrets"
+	method string
+	path   string // below /api, e.g. /v3/secrets/raw
+	query  url.Values
+	body   any
+	auth   bool // send the Bearer token
+	// retryUnsafe marks requests that may have taken effect even if the answer
+	// was lost (create secret): only statuses that prove rejection are retried.
+	retryUnsafe bool
+	env, folder string   // for error context only
+	redact      []string // values that must never appear in an error (secret values)
+	out         any      // JSON target for a 2xx answer
+	check       func() error
+}
+
+func (c *Client) do(ctx context.Context, k call) error {
+	var payload []byte
+	if k.body != nil {
+		var err error
+		if payload, err = json.Marshal(k.body); err != nil {
+			return fmt.Errorf("infisical: %s: encode request: %w", k.op, err)
+		}
+	}
+	target := c.base + k.path
+	if len(k.query) > 0 {
+		target += "?" + k.query.Encode()
+	}
+
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		status, retryAfter, err := c.attempt(ctx, k, target, payload)
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return lastErr
+		}
+		if !retryable(k, status, err) || attempt+1 >= c.retry.MaxAttempts {
+			return lastErr
+		}
+		wait, ok := c.retry.delay(ctx, attempt, retryAfter)
+		if !ok {
+			// Waiting would outlive the caller's deadline: the last error says
+			// more than a bare "context deadline exceeded" would.
+			return lastErr
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return lastErr
+		case <-t.C:
+		}
+	}
+}
+
+// attempt sends one request. status is 0 for transport failures.
+func (c *Client) attempt(ctx context.Context, k call, target string, payload []byte) (status int, retryAfter time.Duration, err error) {
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, target, body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("infisical: %s: build request: %w", k.op, scrubURLError(err))
+	}
+	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if k.auth {
+		tok := c.bearer()
+		if tok == "" {
+			return 0, 0, fmt.Errorf("infisical: %s: not logged in (no access token)", k.op)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+
+	c.requests.Add(1)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, 0, &TransportError{Op: k.op, Method: k.method, Path: "/api" + k.path, Err: scrubURLError(err)}
+	}
+	defer resp.Body.Close()
+
+	data, readErr := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if int64(len(data)) > c.maxBody {
+		return 0, 0, fmt.Errorf("infisical: %s: %s /api%s: answer larger than %d bytes", k.op, k.method, k.path, c.maxBody)
+	}
+	if readErr != nil {
+		// A connection reset mid-answer: retry like any transport failure.
+		return 0, 0, &TransportError{Op: k.op, Method: k.method, Path: "/api" + k.path, Err: scrubURLError(readErr)}
+	}
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := c.apiError(k, resp, data)
+		return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), e
+	}
+	if !isJSON(resp.Header.Get("Content-Type")) {
+		// The SDK returns zero secrets here; an empty environment must never be
+		// mistaken for a proxy's login page.
+		return resp.StatusCode, 0, fmt.Errorf("infisical: %s: %s /api%s: status %d answer is %q, not JSON",
+			k.op, k.method, k.path, resp.StatusCode, mediaType(resp.Header.Get("Content-Type")))
+	}
+	if k.out != nil {
+		if err := json.Unmarshal(data, k.out); err != nil {
+			return resp.StatusCode, 0, fmt.Errorf("infisical: %s: %s /api%s: malformed answer: %w", k.op, k.method, k.path, shapeError(err))
+		}
+	}
+	if k.check != nil {
+		if err := k.check(); err != nil {
+			return resp.StatusCode, 0, fmt.Errorf("infisical: %s: %s /api%s: malformed answer: %w", k.op, k.method, k.path, err)
+		}
+	}
+	return resp.StatusCode, 0, nil
+}
+
+func retryable(k call, status int, err error) bool {
+	var te *TransportError
+	if errors.As(err, &te) {
+		return !k.retryUnsafe
+	}
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return !k.retryUnsafe
+	}
+	return false
+}
+
+func isJSON(ct string) bool {
+	mt := mediaType(ct)
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+func mediaType(ct string) string {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return strings.ToLower(strings.TrimSpace(ct))
+	}
+	return mt
+}
+
+// shapeError keeps encoding/json's type errors (they name the field, never the
+// value) and drops everything else down to the error text.
+func shapeError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("field %q is %s, want %s", te.Field, te.Value, te.Type)
+	}
+	return err
+}
+
+// scrubURLError unwraps *url.Error, whose text repeats the full URL, so that
+// error text is under our control.
+func scrubURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// TransportError is a request that got no HTTP answer (or a truncated one).
+type TransportError struct {
+	Op, Method, Path string
+	Err              error
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("infisical: %s: %s %s: %v", e.Op, e.Method, e.Path, e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
