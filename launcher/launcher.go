@@ -1,12 +1,25 @@
 // Package launcher hands over to the service: it execs it in place, or,
 // as PID 1 (or on request), starts it and supervises it like tini.
+//
+// The life of a supervised child, in the order it happens (supervise.go):
+// become a subreaper, start the child in its own process group (in the
+// terminal's foreground when we hold it), replay the signals queued during
+// startup, then one event loop: SIGCHLD drains wait4, any other signal is
+// forwarded. When the main child exits, whatever it left behind gets
+// SIGTERM, SIGKILL after Grace, and Run returns the main child's status.
 package launcher
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"secret-init/signals"
 )
@@ -42,7 +55,146 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
+// Exit codes of secret-init itself, as tini has them.
+const (
+	CodeUsage         = 125 // failed before the command was tried
+	CodeNotExecutable = 126
+	CodeNotFound      = 127
+)
+
 // Run hands over. In exec mode it returns only on failure. In supervise
 // mode it returns the exit code secret-init must exit with: the main
 // child's code, or 128+N if signal N killed it.
-func Run(o Options) (int, error) { panic("todo") }
+func Run(o Options) (int, error) {
+	if len(o.Argv) == 0 {
+		return 0, &StartError{Code: CodeUsage, Err: errors.New("no command to run")}
+	}
+	if o.Catcher == nil {
+		o.Catcher = signals.Catch()
+	}
+	path, err := lookPath(o.Argv[0], o.Env)
+	if err != nil {
+		return 0, err
+	}
+	switch o.Mode {
+	case ModeExec:
+		return 0, execInPlace(path, o)
+	case ModeSupervise:
+		return supervise(path, o)
+	case ModeAuto, "":
+		if os.Getpid() == 1 {
+			return supervise(path, o)
+		}
+		return 0, execInPlace(path, o)
+	}
+	return 0, &StartError{Code: CodeUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
+}
+
+// execInPlace replaces secret-init with the command: same PID, and nothing
+// of secret-init is left to reap or forward, so this suits a process that
+// is not PID 1. Handlers installed by signal.Notify are reset to SIG_DFL by
+// execve, as for any caught signal.
+func execInPlace(path string, o Options) error {
+	for _, sig := range o.Pending {
+		// No child exists yet to replay them to, and re-raising them after
+		// execve is impossible, so they are dropped; TERM, INT, QUIT and HUP
+		// never get here, they abort startup.
+		o.Log.Debug().Str("signal", signals.Name(sig)).Msg("dropped startup signal in exec mode")
+	}
+	o.Log.Debug().Str("command", o.Argv[0]).Msg("exec")
+	err := syscall.Exec(path, o.Argv, o.Env)
+	return startError(o.Argv[0], err)
+}
+
+// defaultPath is what Docker sets when an image sets no PATH.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath finds name the way execvp does, but in PATH of env (the child's
+// environment), not in ours. A candidate that exists but cannot be run is
+// remembered: if nothing runnable is found, that gives 126, not 127.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		if err := checkExecutable(name); err != nil {
+			return "", startError(name, err)
+		}
+		return name, nil
+	}
+	pathList := defaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathList = v // the last one wins, as in os/exec
+		}
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(pathList) {
+		if dir == "" {
+			dir = "." // POSIX: an empty entry is the current directory
+		}
+		candidate := filepath.Join(dir, name)
+		err := checkExecutable(candidate)
+		if err == nil {
+			return candidate, nil
+		}
+		if !errors.Is(err, syscall.ENOENT) && !errors.Is(err, syscall.ENOTDIR) && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", startError(name, denied)
+	}
+	return "", &StartError{Code: CodeNotFound, Err: fmt.Errorf("%s: command not found in PATH", name)}
+}
+
+// checkExecutable reports why path cannot be executed, or nil.
+func checkExecutable(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return syscall.EISDIR
+	}
+	return unix.Access(path, unix.X_OK)
+}
+
+// startError turns a failure to run the command into the exit code that
+// tini and the shells use: 127 when it does not exist, 126 otherwise.
+func startError(name string, err error) *StartError {
+	var errno syscall.Errno
+	if pe, ok := err.(*os.PathError); ok {
+		err = pe.Err
+	}
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.ENOENT, syscall.ENOTDIR:
+			// ENOENT from execve can also mean a missing #! interpreter;
+			// the shells give 127 for that too.
+			return &StartError{Code: CodeNotFound, Err: fmt.Errorf("%s: %w", name, errno)}
+		case syscall.EACCES, syscall.EPERM:
+			return &StartError{Code: CodeNotExecutable, Err: fmt.Errorf("%s: not executable: %w", name, errno)}
+		}
+	}
+	return &StartError{Code: CodeNotExecutable, Err: fmt.Errorf("%s: cannot execute: %w", name, err)}
+}
+
+// exitCode maps a wait status to the code secret-init exits with: exited N
+// gives N, killed by signal N gives 128+N, as the shells and tini report it.
+func exitCode(ws syscall.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	// Stopped or continued: not reported without WUNTRACED/WCONTINUED,
+	// which are never asked for. Say "failed" rather than make up a code.
+	return 255
+}
+
+// describe renders a wait status for the debug log.
+func describe(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "signal " + signals.Name(ws.Signal())
+	}
+	return fmt.Sprintf("exit %d", ws.ExitStatus())
+}

@@ -112,10 +112,10 @@ func ParseRewrite(specs []string) (Rewrite, error) {
 	for _, spec := range specs {
 		from, to, err := parseRule(spec)
 		if err != nil {
-			return nil, fmt.Errorf("--rewrite %q: %w", spec, err)
+			return nil, fmt.Errorf("%q: %w", spec, err)
 		}
 		if _, dup := r[from]; dup {
-			return nil, fmt.Errorf("--rewrite %q: %s is already rewritten", spec, Name(from))
+			return nil, fmt.Errorf("%q: %s is already rewritten", spec, Name(from))
 		}
 		r[from] = to
 	}

@@ -1,0 +1,157 @@
+package launcher
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+func TestExitCodeMapping(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ws   syscall.WaitStatus // as the kernel encodes it
+		want int
+	}{
+		{"exited 0", 0 << 8, 0},
+		{"exited 1", 1 << 8, 1},
+		{"exited 2", 2 << 8, 2},
+		{"exited 126", 126 << 8, 126},
+		{"exited 127", 127 << 8, 127},
+		{"exited 128", 128 << 8, 128},
+		{"exited 255", 255 << 8, 255},
+		{"signaled HUP", syscall.WaitStatus(syscall.SIGHUP), 129},
+		{"signaled INT", syscall.WaitStatus(syscall.SIGINT), 130},
+		{"signaled KILL", syscall.WaitStatus(syscall.SIGKILL), 137},
+		{"signaled TERM", syscall.WaitStatus(syscall.SIGTERM), 143},
+		{"signaled QUIT with core", syscall.WaitStatus(syscall.SIGQUIT) | 0x80, 131},
+		{"signaled SYS", syscall.WaitStatus(syscall.SIGSYS), 159},
+		{"stopped (never asked for)", 0x7f | syscall.WaitStatus(syscall.SIGSTOP)<<8, 255},
+	} {
+		if got := exitCode(tc.ws); got != tc.want {
+			t.Errorf("%s: exitCode(%#x) = %d, want %d", tc.name, uint32(tc.ws), got, tc.want)
+		}
+	}
+}
+
+// TestExitCodeFromRealChildren checks the mapping against statuses made by
+// the kernel rather than by hand.
+func TestExitCodeFromRealChildren(t *testing.T) {
+	for script, want := range map[string]int{
+		"exit 0": 0, "exit 3": 3, "exit 255": 255,
+		"kill -TERM $$": 143, "kill -KILL $$": 137, "kill -HUP $$": 129,
+	} {
+		code, err := Run(Options{Argv: []string{"sh", "-c", script}, Env: testEnv(), Mode: ModeSupervise, Log: zerolog.Nop()})
+		if err != nil || code != want {
+			t.Errorf("sh -c %q: code %d, err %v; want %d", script, code, err, want)
+		}
+	}
+}
+
+func testEnv() []string {
+	return []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
+}
+
+func TestExecLookPath(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\nexit 0\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	runnable := write("runnable", 0o755)
+	write("plain", 0o644)
+	os.Mkdir(filepath.Join(dir, "adir"), 0o755)
+	env := []string{"HOME=/x", "PATH=" + dir + ":/bin"}
+
+	if p, err := lookPath("runnable", env); err != nil || p != runnable {
+		t.Errorf("runnable: %q, %v", p, err)
+	}
+	if p, err := lookPath("sh", env); err != nil || p != "/bin/sh" {
+		t.Errorf("sh: %q, %v", p, err)
+	}
+	// Our own PATH must not matter: only the child's.
+	if _, err := lookPath("sh", []string{"PATH=" + dir}); code(err) != 127 {
+		t.Errorf("sh with PATH=%s: %v, want 127", dir, err)
+	}
+	for name, want := range map[string]int{
+		"nosuchcommand":             127,
+		"plain":                     126, // found but not executable
+		"adir":                      126, // a directory is not a command
+		filepath.Join(dir, "plain"): 126,
+		filepath.Join(dir, "adir"):  126,
+		filepath.Join(dir, "nope"):  127,
+		"/etc":                      126,
+	} {
+		_, err := lookPath(name, env)
+		if code(err) != want {
+			t.Errorf("%s: %v (code %d), want %d", name, err, code(err), want)
+		}
+		if err != nil && !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %q does not name the command", name, err)
+		}
+	}
+	// Running as root, access(X_OK) would pass a file with no x bit at all
+	// only if some x bit is set, so 0644 above is a real 126 even for root.
+}
+
+func code(err error) int {
+	var se *StartError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return -1
+}
+
+func TestExecNoCommand(t *testing.T) {
+	if _, err := Run(Options{Env: testEnv(), Log: zerolog.Nop()}); code(err) != 125 {
+		t.Errorf("no command: %v, want 125", err)
+	}
+	if _, err := Run(Options{Argv: []string{"true"}, Env: testEnv(), Mode: "sideways", Log: zerolog.Nop()}); code(err) != 125 {
+		t.Errorf("bad mode: %v, want 125", err)
+	}
+}
+
+// TestReapLeftoversTermThenKill: the main child exits at once and leaves a
+// grandchild that ignores TERM; the grandchild is killed after Grace and
+// the code is the main child's.
+func TestReapLeftoversTermThenKill(t *testing.T) {
+	start := time.Now()
+	code, err := Run(Options{
+		Argv:  []string{"sh", "-c", "sh -c 'trap \"\" TERM; sleep 30' & sleep 0.2; exit 4"},
+		Env:   testEnv(),
+		Mode:  ModeSupervise,
+		Grace: 500 * time.Millisecond,
+		Log:   zerolog.Nop(),
+	})
+	took := time.Since(start)
+	if err != nil || code != 4 {
+		t.Fatalf("code %d, err %v; want 4", code, err)
+	}
+	if took < 600*time.Millisecond || took > 10*time.Second {
+		t.Errorf("took %v; want about 0.2s + the 0.5s grace", took)
+	}
+	if _, more := (&supervisor{}).reap(); more {
+		t.Errorf("children left behind")
+	}
+}
+
+// TestReapNothingLeftNoWait: a main child that leaves nothing exits at
+// once, whatever the grace.
+func TestReapNothingLeftNoWait(t *testing.T) {
+	start := time.Now()
+	code, err := Run(Options{Argv: []string{"true"}, Env: testEnv(), Mode: ModeSupervise, Grace: time.Minute, Log: zerolog.Nop()})
+	if err != nil || code != 0 {
+		t.Fatalf("code %d, err %v", code, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %v with nothing left", took)
+	}
+}

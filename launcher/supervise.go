@@ -1,0 +1,297 @@
+package launcher
+
+import (
+	"errors"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"secret-init/signals"
+)
+
+// supervisor is the state of one supervised run. Only the goroutine that
+// called Run touches it: one loop owns wait4, forwarding and the clean-up.
+type supervisor struct {
+	Options
+	pid  int  // the main child; also its process group id
+	pid1 bool // we are PID 1 of a PID namespace
+	tty  bool // we handed the terminal's foreground to the child's group
+}
+
+// supervise runs the command as a child and returns its exit code.
+//
+// The child gets our cwd and fds 0-2, an empty signal mask and default
+// dispositions: Go resets every signal it handles to SIG_DFL in the child.
+// One difference from tini follows (research/init.md §4.7): a signal our
+// own parent set to SIG_IGN reaches the child as SIG_DFL, because the Go
+// runtime installs its handler over it at start-up (it keeps an inherited
+// SIG_IGN only for HUP and INT, and Notify undoes even those). A service
+// that needs an ignored signal must ignore it itself.
+func supervise(path string, o Options) (int, error) {
+	s := &supervisor{Options: o, pid1: os.Getpid() == 1}
+	if !s.pid1 {
+		// Orphans of the child's tree are re-parented to us instead of to
+		// the real init, so we reap them and can clean them up at the end.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			s.Log.Warn().Err(err).Msg("not PID 1 and cannot be a child subreaper: orphans will not be reaped")
+		}
+	}
+	s.tty = ownsForeground()
+	pid, err := syscall.ForkExec(path, s.Argv, &syscall.ProcAttr{
+		Env:   s.Env,
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			// Its own group, so that group forwarding and the final
+			// clean-up reach its pipelines and nothing of ours.
+			Setpgid: true,
+			// Job control and Ctrl-C belong to the child's group. Go does
+			// the TIOCSPGRP in the child with signals blocked, so the
+			// child cannot be stopped by SIGTTOU there.
+			Foreground: s.tty,
+			Ctty:       0,
+		},
+	})
+	if err != nil {
+		return 0, startError(s.Argv[0], err)
+	}
+	s.pid = pid
+	s.Log.Debug().Int("pid", pid).Bool("foreground", s.tty).Msg("child started")
+	for _, sig := range s.Pending {
+		s.forward(sig)
+	}
+	status := s.waitMain()
+	s.Log.Debug().Int("pid", pid).Str("status", describe(status)).Msg("main child exited")
+	s.reclaimTerminal()
+	s.cleanUp()
+	return exitCode(status), nil
+}
+
+// waitMain is the event loop while the main child lives: SIGCHLD drains
+// wait4, anything else is forwarded. It returns the main child's status.
+func (s *supervisor) waitMain() syscall.WaitStatus {
+	for {
+		select {
+		case <-s.Catcher.Child:
+			exits, _ := s.reap()
+			for _, e := range exits {
+				if e.pid == s.pid {
+					return e.status
+				}
+			}
+		case sig := <-s.Catcher.Forward:
+			s.forward(sig.(syscall.Signal))
+		}
+	}
+}
+
+// forward sends sig, rewritten, to the child or to its group.
+func (s *supervisor) forward(sig syscall.Signal) {
+	to, send := s.Rewrite.Apply(sig)
+	if !send {
+		s.Log.Debug().Str("signal", signals.Name(sig)).Msg("dropped signal")
+	} else {
+		target := s.pid
+		if s.Group {
+			target = -s.pid
+		}
+		err := syscall.Kill(target, to)
+		s.Log.Debug().Str("signal", signals.Name(sig)).Str("sent", signals.Name(to)).Int("target", target).AnErr("error", err).Msg("forwarded signal")
+	}
+	// A shell that sent TSTP expects the whole job to stop, and we are
+	// the job. As PID 1 the kernel ignores this, which is what we want.
+	if sig == syscall.SIGTSTP && !s.pid1 {
+		syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	}
+}
+
+// exit is one child reaped by wait4.
+type exit struct {
+	pid    int
+	status syscall.WaitStatus
+}
+
+// reap collects every child that has exited. SIGCHLDs coalesce, so it
+// loops until wait4 says nothing more is ready. more is false when we
+// have no children at all (ECHILD): nothing is left to wait for.
+func (s *supervisor) reap() (exits []exit, more bool) {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.ECHILD:
+			return exits, false
+		case err != nil:
+			s.Log.Error().Err(err).Msg("wait4")
+			return exits, true
+		case pid <= 0:
+			return exits, true
+		}
+		s.Log.Debug().Int("pid", pid).Str("status", describe(ws)).Msg("reaped")
+		exits = append(exits, exit{pid, ws})
+	}
+}
+
+// sweepInterval is how often the clean-up looks for processes that were
+// re-parented to us without a SIGCHLD telling us (their parent was not
+// our child). Reaping never waits for it: SIGCHLD drives that.
+const sweepInterval = 100 * time.Millisecond
+
+// cleanUp runs after the main child has exited. Everything left (the
+// child's group; as PID 1 the whole namespace, as subreaper all our
+// children) gets SIGTERM and, after Grace, SIGKILL; reaping goes on
+// meanwhile, and it returns as soon as no child is left.
+func (s *supervisor) cleanUp() {
+	if _, more := s.reap(); !more {
+		return
+	}
+	s.Log.Debug().Dur("grace", s.Grace).Msg("terminating what the main child left")
+	termed := map[int]bool{}
+	s.signalRest(syscall.SIGTERM, termed)
+	grace := time.NewTimer(s.Grace)
+	defer grace.Stop()
+	sweep := time.NewTicker(sweepInterval)
+	defer sweep.Stop()
+	final := syscall.SIGTERM
+	for {
+		select {
+		case <-s.Catcher.Child:
+			if _, more := s.reap(); !more {
+				return
+			}
+			// A dead parent's children are ours now and have not heard.
+			s.signalRest(final, termed)
+		case <-sweep.C:
+			s.signalRest(final, termed)
+		case <-grace.C:
+			s.Log.Debug().Msg("grace period over: killing what is left")
+			final = syscall.SIGKILL
+			s.signalRest(final, termed)
+		case sig := <-s.Catcher.Forward:
+			// The runtime may insist (a second TERM, an INT from the
+			// terminal); the processes left are the ones to hear it.
+			if to, send := s.Rewrite.Apply(sig.(syscall.Signal)); send {
+				s.signalRest(to, map[int]bool{})
+			}
+		}
+	}
+}
+
+// signalRest sends sig to the processes left after the main child. done
+// lists the pids already given sig (and is updated), so that a sweep does
+// not send a second TERM, which some programs take as "stop now".
+func (s *supervisor) signalRest(sig syscall.Signal, done map[int]bool) {
+	if sig == syscall.SIGKILL {
+		clear(done) // a KILL may be repeated at will
+	}
+	send := func(target int) {
+		if sig != syscall.SIGKILL && done[target] {
+			return
+		}
+		done[target] = true
+		if syscall.Kill(target, sig) == nil && sig == syscall.SIGTERM {
+			// A stopped process cannot act on TERM until it is continued.
+			syscall.Kill(target, syscall.SIGCONT)
+		}
+	}
+	send(-s.pid)
+	if s.pid1 {
+		// Everything in the namespace but us. Processes forked after it
+		// are met by the KILL at the end of the grace period.
+		send(-1)
+		return
+	}
+	for _, pid := range children() {
+		send(pid)
+	}
+}
+
+// children lists our living children (and zombies not yet reaped).
+func children() []int {
+	var pids []int
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
+		if err != nil {
+			return childrenByScan() // kernel without CONFIG_PROC_CHILDREN
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// childrenByScan finds our children by their parent pid in /proc/*/stat.
+func childrenByScan() []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	me := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name may hold spaces and parens: fields start
+		// after the last ')': state, ppid, ...
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(me) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// ownsForeground reports whether stdin is our controlling terminal and our
+// process group is its foreground group: only then is the terminal ours to
+// hand to the child. A secret-init started in the background must not
+// steal the terminal from the shell.
+func ownsForeground() bool {
+	fg, err := unix.IoctlGetInt(0, unix.TIOCGPGRP)
+	return err == nil && fg == unix.Getpgrp()
+}
+
+// reclaimTerminal takes the foreground back after the main child exits, so
+// that the processes it left cannot keep reading the terminal during the
+// grace period. From the background, TIOCSPGRP makes the kernel send us
+// SIGTTOU unless it is blocked in the calling thread; a Go handler would
+// not help (the ioctl restarts and the signal comes again), so the thread
+// is pinned and SIGTTOU blocked just around the call.
+func (s *supervisor) reclaimTerminal() {
+	if !s.tty {
+		return
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	sigaddset(&set, syscall.SIGTTOU)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		return
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	err := unix.IoctlSetPointerInt(0, unix.TIOCSPGRP, unix.Getpgrp())
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
+		s.Log.Debug().Err(err).Msg("could not take the terminal back")
+	}
+}
+
+func sigaddset(set *unix.Sigset_t, sig syscall.Signal) {
+	n := uint(sig - 1)
+	set.Val[n/64] |= 1 << (n % 64)
+}
