@@ -11,8 +11,9 @@ import (
 // otherwise read `secret-init -- version` as our version command, and an
 // image with ENTRYPOINT ["secret-init", "--"] and CMD ["check"] must run
 // the image's own `check`. When every word before "--" is one of our
-// flags (or a flag's value), the run command is named explicitly.
-func routeArgs(p *kong.Kong, args []string) []string {
+// flags (or a flag's value), the run command is named explicitly; kong
+// then keeps the "--" in the passthrough arguments, and the caller drops it.
+func routeArgs(p *kong.Kong, args []string) (out []string, explicitRun bool) {
 	takesValue := map[string]bool{}
 	for _, f := range p.Model.Node.AllFlags(true) {
 		for _, fl := range f {
@@ -35,10 +36,10 @@ func routeArgs(p *kong.Kong, args []string) []string {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			return append([]string{"run"}, args...)
+			return append([]string{"run"}, args...), true
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
-			return args // a command word, ours or the user's: kong decides
+			return args, false // a command word, ours or the user's: kong decides
 		}
 		if strings.Contains(a, "=") {
 			continue
@@ -47,7 +48,7 @@ func routeArgs(p *kong.Kong, args []string) []string {
 			i++
 		}
 	}
-	return args
+	return args, false
 }
 
 // flagSet reports whether the user gave flag name on the command line or

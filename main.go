@@ -106,12 +106,15 @@ func main() {
 	if err != nil {
 		fatal(zerolog.Nop(), exitUsage, err)
 	}
-	args := routeArgs(parser, os.Args[1:])
+	args, explicitRun := routeArgs(parser, os.Args[1:])
 	ctx, err := parser.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
 		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
 		os.Exit(exitUsage)
+	}
+	if explicitRun && len(cli.Run.Command) > 0 && cli.Run.Command[0] == "--" {
+		cli.Run.Command = cli.Run.Command[1:]
 	}
 	cli.envFileSet = flagSet(ctx, "env-file")
 	cli.contractsSet = flagSet(ctx, "contracts")

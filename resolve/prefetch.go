@@ -36,8 +36,8 @@ type Result struct {
 	Folders   int               // folders requested
 	Requests  int64             // HTTP requests sent, retries included
 	Duration  time.Duration
-	Failed    error             // Infisical unreachable or login refused (nil when it answered)
-	FolderErr map[string]error  // folders that failed (403, ...), by folder
+	Failed    error            // Infisical unreachable or login refused (nil when it answered)
+	FolderErr map[string]error // folders that failed (403, ...), by folder
 }
 
 // MaxParallel bounds the folders listed at once: enough for one round
@@ -206,6 +206,6 @@ func (res *Result) Log(log zerolog.Logger) {
 		Int("missing", len(res.Missing)).
 		Int("folders", res.Folders).
 		Int64("requests", res.Requests).
-		Dur("duration", res.Duration).
+		Int64("duration_ms", res.Duration.Milliseconds()).
 		Msg("prefetch from Infisical")
 }
