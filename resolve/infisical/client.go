@@ -306,6 +306,14 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 func retryable(k call, status int, err error) bool {
 	var te *TransportError
 	if errors.As(err, &te) {
+		// A certificate will not become trusted by asking again.
+		var cv *tls.CertificateVerificationError
+		var ua x509.UnknownAuthorityError
+		var hn x509.HostnameError
+		var ci x509.CertificateInvalidError
+		if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) {
+			return false
+		}
 		return !k.retryUnsafe
 	}
 	switch status {

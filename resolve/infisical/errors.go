@@ -117,15 +117,28 @@ func (c *Client) scrub(msg string, extra []string) string {
 	}
 	c.redactMu.RLock()
 	for _, s := range c.redaction {
-		msg = strings.ReplaceAll(msg, s, "[redacted]")
+		msg = redact(msg, s)
 	}
 	c.redactMu.RUnlock()
 	for _, s := range extra {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
+		msg = redact(msg, s)
 	}
 	return clean(msg, maxMessage)
+}
+
+// redact removes s, and s as it appears inside a JSON string, since a server
+// echoing a request body would escape it.
+func redact(msg, s string) string {
+	if s == "" {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, s, "[redacted]")
+	if q, err := json.Marshal(s); err == nil {
+		if esc := string(q[1 : len(q)-1]); esc != s {
+			msg = strings.ReplaceAll(msg, esc, "[redacted]")
+		}
+	}
+	return msg
 }
 
 // clean keeps an error on one line and at most n runes.

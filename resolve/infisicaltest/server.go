@@ -64,6 +64,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
 	"math"
 	"math/big"
 	mrand "math/rand/v2"
@@ -199,7 +201,12 @@ func (s *Server) start(addr string, cfg *tls.Config) error {
 	if err != nil {
 		return err
 	}
-	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Clients that reject the test CA on purpose would log handshake errors.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
 	scheme := "http"
 	if cfg != nil {
 		l = tls.NewListener(l, cfg)

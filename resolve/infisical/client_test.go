@@ -1,0 +1,538 @@
+package infisical_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"secret-init/resolve/infisical"
+	"secret-init/resolve/infisicaltest"
+)
+
+const (
+	clientID     = "ci-client"
+	clientSecret = "ci-secret-CANARY-7f3a"
+)
+
+// fixture is a seeded server plus a logged-in client.
+func fixture(t *testing.T, opts ...infisicaltest.Option) (*infisicaltest.Server, *infisical.Client) {
+	t.Helper()
+	s := infisicaltest.NewServer(opts...)
+	t.Cleanup(s.Close)
+	s.AddUniversalIdentity(clientID, clientSecret)
+	s.SetSecret("dev", "/shared/db", "POSTGRES_DSN", "postgres://db/app")
+	s.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "2")
+	s.SetSecret("dev", "/services/billing", "DSN", "${dev.shared.db.POSTGRES_DSN}?app=billing")
+	c := newClient(t, s, infisical.Config{})
+	if err := c.LoginUniversal(ctx(t, 10*time.Second), clientID, clientSecret); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetCounts()
+	return s, c
+}
+
+func newClient(t *testing.T, s *infisicaltest.Server, cfg infisical.Config) *infisical.Client {
+	t.Helper()
+	cfg.Addr = s.URL
+	// Short backoff keeps the retry tests fast; the policy's shape is the same.
+	if cfg.Retry.Base == 0 {
+		cfg.Retry.Base = 10 * time.Millisecond
+		cfg.Retry.Max = 50 * time.Millisecond
+	}
+	c, err := infisical.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ctx(t *testing.T, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}
+
+func list(c *infisical.Client, s *infisicaltest.Server, cx context.Context, path string) ([]infisical.Secret, error) {
+	return c.ListSecrets(cx, infisical.ListOptions{ProjectID: s.ProjectID(), Environment: "dev", Path: path})
+}
+
+func TestRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		failN     int
+		status    int
+		wantOK    bool
+		wantCalls int
+		minTime   time.Duration // Retry-After must be honoured
+	}{
+		{name: "429 with Retry-After then success", failN: 1, status: 429, wantOK: true, wantCalls: 2, minTime: 900 * time.Millisecond},
+		{name: "503 twice then success", failN: 2, status: 503, wantOK: true, wantCalls: 3},
+		{name: "502 then success", failN: 1, status: 502, wantOK: true, wantCalls: 2},
+		{name: "504 then success", failN: 1, status: 504, wantOK: true, wantCalls: 2},
+		{name: "500 not retried", failN: 1, status: 500, wantCalls: 1},
+		{name: "400 not retried", failN: 1, status: 400, wantCalls: 1},
+		{name: "401 not retried", failN: 1, status: 401, wantCalls: 1},
+		{name: "403 not retried", failN: 1, status: 403, wantCalls: 1},
+		{name: "404 not retried", failN: 1, status: 404, wantCalls: 1},
+		{name: "422 not retried", failN: 1, status: 422, wantCalls: 1},
+		{name: "503 beyond max attempts", failN: 100, status: 503, wantCalls: 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, c := fixture(t)
+			s.FailNext(tt.failN, tt.status)
+			before := c.Requests()
+			start := time.Now()
+			got, err := list(c, s, ctx(t, 20*time.Second), "/shared/db")
+			elapsed := time.Since(start)
+			if calls := s.Count("GET", "/api/v3/secrets/raw"); calls != tt.wantCalls {
+				t.Errorf("server saw %d list requests, want %d", calls, tt.wantCalls)
+			}
+			if n := c.Requests() - before; n != int64(tt.wantCalls) {
+				t.Errorf("Requests() grew by %d, want %d", n, tt.wantCalls)
+			}
+			if tt.wantOK {
+				if err != nil || len(got) != 2 {
+					t.Fatalf("got %v, %v; want 2 secrets", got, err)
+				}
+			} else {
+				var ae *infisical.APIError
+				if !errors.As(err, &ae) || ae.Status != tt.status {
+					t.Fatalf("err = %v, want APIError with status %d", err, tt.status)
+				}
+			}
+			if elapsed < tt.minTime {
+				t.Errorf("returned after %v, want at least %v (Retry-After)", elapsed, tt.minTime)
+			}
+		})
+	}
+}
+
+func TestWrongTokenNotRetried(t *testing.T) {
+	s, c := fixture(t)
+	c.SetToken("not-a-token-CANARY")
+	_, err := list(c, s, ctx(t, 5*time.Second), "/")
+	var ae *infisical.APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
+		t.Fatalf("err = %v, want 401", err)
+	}
+	if n := s.Count("GET", "/api/v3/secrets/raw"); n != 1 {
+		t.Fatalf("401 sent %d times, want 1", n)
+	}
+	if strings.Contains(err.Error(), "CANARY") {
+		t.Fatalf("error leaks the token: %v", err)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	t.Run("stalled server", func(t *testing.T) {
+		s, c := fixture(t)
+		s.Stall(30 * time.Second)
+		start := time.Now()
+		_, err := list(c, s, ctx(t, 300*time.Millisecond), "/")
+		if elapsed := time.Since(start); elapsed > 300*time.Millisecond+2*time.Second {
+			t.Fatalf("returned after %v, deadline was 300ms", elapsed)
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+		}
+		if !strings.Contains(err.Error(), "list secrets") {
+			t.Fatalf("err = %v, want it to name the operation", err)
+		}
+	})
+	t.Run("Retry-After beyond the deadline gives up at once", func(t *testing.T) {
+		s, c := fixture(t)
+		s.RateLimit(0.2, 1) // after one request, the next must wait 5s
+		s.ResetCounts()
+		if _, err := list(c, s, ctx(t, 5*time.Second), "/"); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err := list(c, s, ctx(t, 2*time.Second), "/")
+		elapsed := time.Since(start)
+		var ae *infisical.APIError
+		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests {
+			t.Fatalf("err = %v, want the 429 itself", err)
+		}
+		if elapsed > time.Second {
+			t.Fatalf("gave up after %v, want at once", elapsed)
+		}
+		if n := s.Count("GET", "/api/v3/secrets/raw"); n != 2 {
+			t.Fatalf("server saw %d lists, want 2", n)
+		}
+	})
+	t.Run("rate limit waited out within the deadline", func(t *testing.T) {
+		s, c := fixture(t)
+		s.RateLimit(1, 1)
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = list(c, s, ctx(t, 15*time.Second), "/shared/db")
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := s.Count("GET", "/api/v3/secrets/raw"); n < 4 {
+			t.Fatalf("server saw %d lists, want some 429s retried", n)
+		}
+	})
+}
+
+func TestBadAnswers(t *testing.T) {
+	big := append([]byte(`{"secrets":[{"secretKey":"A","secretValue":"`), bytes.Repeat([]byte("x"), 4096)...)
+	big = append(big, `"}]}`...)
+	tests := []struct {
+		name    string
+		answer  infisicaltest.RawAnswer
+		wantErr string
+	}{
+		{"body over the cap", infisicaltest.RawAnswer{ContentType: "application/json", Body: big}, "larger than 1024 bytes"},
+		{"non-JSON 200", infisicaltest.RawAnswer{ContentType: "text/html", Body: []byte("<html>login</html>")}, `"text/html", not JSON`},
+		{"no content type", infisicaltest.RawAnswer{Body: []byte(`{"secrets":[]}`)}, "not JSON"},
+		{"malformed JSON", infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"secrets":[`)}, "malformed answer"},
+		{"secrets not a list", infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"secrets":{"A":"b"}}`)}, `field "secrets" is object`},
+		{"secrets missing", infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"imports":[]}`)}, `no "secrets" list`},
+		{"import without secrets", infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"secrets":[],"imports":[{"secretPath":"/x"}]}`)}, `import 0 has no "secrets" list`},
+		{"JSON null", infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`null`)}, `no "secrets" list`},
+		{"HTML 500", infisicaltest.RawAnswer{Status: 500, ContentType: "text/html", Body: []byte("<html><body>secret-ish page</body></html>")}, "status 500 Internal Server Error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := fixture(t)
+			c := newClient(t, s, infisical.Config{MaxBody: 1024})
+			c.SetToken(s.Tokens()[0])
+			s.RawAnswer(tt.answer)
+			_, err := list(c, s, ctx(t, 5*time.Second), "/")
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "list secrets") {
+				t.Fatalf("err = %v, want it to name the operation and contain %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), "<html") || strings.Contains(err.Error(), "xxxx") {
+				t.Fatalf("error echoes the body: %v", err)
+			}
+			if n := s.Count("GET", "/api/v3/secrets/raw"); n != 1 {
+				t.Fatalf("bad answer was retried: %d requests", n)
+			}
+		})
+	}
+}
+
+func TestResetMidAnswer(t *testing.T) {
+	t.Run("once, then retried", func(t *testing.T) {
+		s, c := fixture(t)
+		s.ResetMidAnswer(1)
+		got, err := list(c, s, ctx(t, 5*time.Second), "/shared/db")
+		if err != nil || len(got) != 2 {
+			t.Fatalf("got %v, %v", got, err)
+		}
+		if n := s.Count("GET", "/api/v3/secrets/raw"); n != 2 {
+			t.Fatalf("server saw %d lists, want 2", n)
+		}
+	})
+	t.Run("always", func(t *testing.T) {
+		s, c := fixture(t)
+		s.ResetMidAnswer(1000)
+		_, err := list(c, s, ctx(t, 5*time.Second), "/shared/db")
+		var te *infisical.TransportError
+		if !errors.As(err, &te) || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("err = %v, want a TransportError wrapping io.ErrUnexpectedEOF", err)
+		}
+	})
+}
+
+func TestSecretsAndFolders(t *testing.T) {
+	s, c := fixture(t)
+	cx := ctx(t, 10*time.Second)
+	pid := s.ProjectID()
+	s.SetSecret("dev", "/app", "A", "own-a")
+	s.SetSecret("dev", "/common1", "A", "import1-a")
+	s.SetSecret("dev", "/common1", "B", "import1-b")
+	s.SetSecret("dev", "/common2", "B", "import2-b")
+	s.SetSecret("dev", "/common2", "C", "${A}+${prod.REGION}")
+	s.SetSecret("prod", "/", "REGION", "eu")
+	s.AddImport("dev", "/app", "dev", "/common1")
+	s.AddImport("dev", "/app", "dev", "/common2")
+
+	got, err := list(c, s, cx, "/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// C's ${A} means A in C's own folder /common2, which has none: Infisical
+	// expands a missing reference to "".
+	want := []infisical.Secret{
+		{Key: "A", Value: "own-a", Path: "/app"},
+		{Key: "B", Value: "import1-b", Path: "/common1"},
+		{Key: "C", Value: "+eu", Path: "/common2"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ListSecrets = %v\nwant %v", got, want)
+	}
+
+	sec, err := c.GetSecret(cx, pid, "dev", "/services/billing", "DSN")
+	if err != nil || sec.Value != "postgres://db/app?app=billing" || sec.Path != "/services/billing" {
+		t.Fatalf("GetSecret = %+v, %v", sec, err)
+	}
+	if sec, err := c.GetSecret(cx, pid, "dev", "/app", "C"); err != nil || sec.Value != "+eu" {
+		t.Fatalf("GetSecret through an import = %+v, %v", sec, err)
+	}
+
+	notFound := []struct{ name, path, key string }{
+		{"missing key", "/app", "NOPE"},
+		{"missing folder", "/nope", "A"},
+	}
+	for _, nf := range notFound {
+		_, err := c.GetSecret(cx, pid, "dev", nf.path, nf.key)
+		var ae *infisical.APIError
+		if !errors.Is(err, infisical.ErrNotFound) || !errors.As(err, &ae) || !regexp.MustCompile(`^req-[A-Za-z0-9]{14}$`).MatchString(ae.ReqID) {
+			t.Errorf("%s: err = %v, want ErrNotFound with a reqId", nf.name, err)
+		}
+	}
+
+	if err := c.CreateSecret(cx, pid, "dev", "/app", "NEW", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	err = c.CreateSecret(cx, pid, "dev", "/app", "NEW", "v1")
+	var ae *infisical.APIError
+	if !errors.As(err, &ae) || ae.Status != 400 || ae.Message != "Secret already exist" {
+		t.Fatalf("second create: %v, want 400 Secret already exist", err)
+	}
+	if err := c.CreateSecret(cx, pid, "dev", "/missing", "NEW", "v1"); !errors.Is(err, infisical.ErrNotFound) {
+		t.Fatalf("create in a missing folder: %v, want ErrNotFound", err)
+	}
+	if err := c.UpdateSecret(cx, pid, "dev", "/app", "NEW", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	if sec, err := c.GetSecret(cx, pid, "dev", "/app", "NEW"); err != nil || sec.Value != "v2" {
+		t.Fatalf("after update: %+v, %v", sec, err)
+	}
+	if err := c.UpdateSecret(cx, pid, "dev", "/app", "GHOST", "v2"); !errors.Is(err, infisical.ErrNotFound) {
+		t.Fatalf("update of a missing key: %v, want ErrNotFound", err)
+	}
+
+	if err := c.CreateFolder(cx, pid, "dev", "/x/y", "z"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CreateFolder(cx, pid, "dev", "/x/y", "z"); err != nil {
+		t.Fatalf("folder creation must be idempotent: %v", err)
+	}
+	for _, tt := range []struct {
+		path string
+		want []string
+	}{
+		{"/", []string{"app", "common1", "common2", "services", "shared", "x"}},
+		{"/x", []string{"y"}},
+		{"/x/y", []string{"z"}},
+		{"/x/y/z", []string{}},
+	} {
+		got, err := c.ListFolders(cx, pid, "dev", tt.path)
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
+			t.Errorf("ListFolders(%s) = %v, %v; want %v", tt.path, got, err, tt.want)
+		}
+	}
+
+	rec, err := c.ListSecrets(cx, infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/shared", Recursive: true})
+	if err != nil || len(rec) != 2 || rec[0].Path != "/shared/db" {
+		t.Fatalf("recursive list = %v, %v", rec, err)
+	}
+}
+
+func TestKubernetesLoginAndToken(t *testing.T) {
+	s := infisicaltest.NewServer()
+	defer s.Close()
+	s.AddKubernetesIdentity("k8s-id", "jwt-CANARY-abc")
+	s.SetSecret("dev", "/", "K", "v")
+	s.AddToken("static-token")
+
+	c := newClient(t, s, infisical.Config{})
+	err := c.LoginKubernetes(ctx(t, 5*time.Second), "k8s-id", "jwt-wrong")
+	var ae *infisical.APIError
+	if !errors.As(err, &ae) || ae.Status != 401 {
+		t.Fatalf("bad jwt: %v, want 401", err)
+	}
+	if err := c.LoginKubernetes(ctx(t, 5*time.Second), "k8s-id", "jwt-CANARY-abc"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := list(c, s, ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
+		t.Fatalf("list after k8s login: %v, %v", got, err)
+	}
+
+	c2 := newClient(t, s, infisical.Config{})
+	if _, err := list(c2, s, ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "not logged in") {
+		t.Fatalf("list without token: %v", err)
+	}
+	c2.SetToken("static-token")
+	if got, err := list(c2, s, ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
+		t.Fatalf("list with INFISICAL_TOKEN: %v, %v", got, err)
+	}
+	if reqs := s.Requests(); reqs[len(reqs)-1].UserAgent != "secret-init" {
+		t.Fatalf("User-Agent = %q", reqs[len(reqs)-1].UserAgent)
+	}
+}
+
+// TestNoSecretsInErrors drives every operation against servers that fail in
+// every way, including one that echoes the request body into its message,
+// and checks that no credential or value reaches an error.
+func TestNoSecretsInErrors(t *testing.T) {
+	// The secret value holds characters JSON escapes, as an echoing server
+	// would send them back escaped.
+	value := "CANARY-secret-value\"with<quotes>"
+	canaries := []string{"CANARY-secret-value", "CANARY-client-secret", "CANARY-jwt", "CANARY-token"}
+
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		status := map[string]int{"POST": 401, "PATCH": 422, "GET": 403}[r.Method]
+		w.WriteHeader(status)
+		msg := fmt.Sprintf("%q", string(body)+" auth="+r.Header.Get("Authorization"))
+		if status == 422 {
+			msg = fmt.Sprintf(`[{"path":["secretValue"],"received":%s,"message":%s}]`, msg, msg)
+		}
+		fmt.Fprintf(w, `{"reqId":"req-abcdefghijklmn","statusCode":%d,"message":%s,"error":"X"}`, status, msg)
+	}))
+	defer echo.Close()
+
+	fake, _ := fixture(t)
+	fake.SetSecret("dev", "/", "V", "CANARY-secret-value")
+	fake.AddUniversalIdentity("limited", "CANARY-client-secret", infisicaltest.DenyFolder("dev", "/"))
+
+	for _, addr := range []string{echo.URL, fake.URL} {
+		c, err := infisical.New(infisical.Config{Addr: addr, Retry: infisical.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cx := ctx(t, 10*time.Second)
+		var errs []error
+		errs = append(errs, c.LoginUniversal(cx, clientID, "CANARY-client-secret"))
+		errs = append(errs, c.LoginKubernetes(cx, "id", "CANARY-jwt"))
+		c.SetToken("CANARY-token")
+		_, err = c.ListSecrets(cx, infisical.ListOptions{ProjectID: fake.ProjectID(), Environment: "dev"})
+		errs = append(errs, err)
+		errs = append(errs,
+			c.CreateSecret(cx, fake.ProjectID(), "dev", "/", "V", value),
+			c.UpdateSecret(cx, fake.ProjectID(), "dev", "/", "V", value))
+		if addr == fake.URL {
+			// A real login whose identity may read nothing: 403 on list, 403 on
+			// a reference, 400 on create.
+			if err := c.LoginUniversal(cx, "limited", "CANARY-client-secret"); err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.ListSecrets(cx, infisical.ListOptions{ProjectID: fake.ProjectID(), Environment: "dev"})
+			errs = append(errs, err, c.CreateSecret(cx, fake.ProjectID(), "dev", "/", "V", value))
+		}
+		for i, err := range errs {
+			if err == nil {
+				t.Errorf("%s: call %d succeeded, want an error", addr, i)
+				continue
+			}
+			for _, cn := range canaries {
+				if strings.Contains(err.Error(), cn) {
+					t.Errorf("%s: error leaks %s: %v", addr, cn, err)
+				}
+			}
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		}
+	}
+}
+
+func TestConcurrentLists(t *testing.T) {
+	s, c := fixture(t, infisicaltest.WithLatency(20*time.Millisecond))
+	for i := range 16 {
+		s.SetSecret("dev", fmt.Sprintf("/svc/%02d", i), "K", fmt.Sprint(i))
+	}
+	before := c.Requests()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := list(c, s, ctx(t, 10*time.Second), fmt.Sprintf("/svc/%02d", i))
+			if err == nil && (len(got) != 1 || got[0].Value != fmt.Sprint(i)) {
+				err = fmt.Errorf("folder %d: got %v", i, got)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := c.Requests() - before; n != 16 {
+		t.Fatalf("Requests() grew by %d, want 16", n)
+	}
+	if n := s.Count("POST", "/api/v1/auth/"); n != 0 {
+		t.Fatalf("lists logged in again %d times", n)
+	}
+}
+
+func TestCACert(t *testing.T) {
+	s := infisicaltest.NewTLSServer()
+	defer s.Close()
+	s.AddToken("tok")
+	s.SetSecret("dev", "/", "K", "v")
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, s.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(dir, "junk.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, bad := range []string{notPEM, filepath.Join(dir, "missing.pem")} {
+		if _, err := infisical.New(infisical.Config{Addr: s.URL, CACertFile: bad}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("New with CA %s: %v, want an error naming the file", bad, err)
+		}
+	}
+
+	without, err := infisical.New(infisical.Config{Addr: s.URL, Retry: infisical.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without.SetToken("tok")
+	if _, err := list(without, s, ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without --ca-cert: %v, want a certificate error", err)
+	}
+
+	with, err := infisical.New(infisical.Config{Addr: s.URL, CACertFile: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	with.SetToken("tok")
+	if got, err := list(with, s, ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
+		t.Fatalf("with --ca-cert: %v, %v", got, err)
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	s, c := fixture(t)
+	s.SetSecret("dev", "/locked", "K", "v")
+	_, err := c.ListSecrets(ctx(t, 5*time.Second), infisical.ListOptions{ProjectID: s.ProjectID(), Environment: "nope", Path: "/locked"})
+	re := regexp.MustCompile(`^infisical: list secrets: GET /api/v3/secrets/raw \(env nope, folder /locked\): status 404 Not Found \[reqId req-[A-Za-z0-9]{14}\]: Environment with slug 'nope' in project with ID '[^']+' not found$`)
+	if err == nil || !re.MatchString(err.Error()) {
+		t.Fatalf("err = %v\nwant match %s", err, re)
+	}
+}
