@@ -24,9 +24,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -119,18 +122,18 @@ func Load(paths []string, explicit bool, m *TransportMap) (*Set, error) {
 	}
 	slices.Sort(l.files)
 
+	results := readAll(l.files, m)
 	agg := newAggregate(m)
 	set := &Set{Warnings: l.warnings}
-	for _, f := range l.files {
-		data, err := readCapped(f)
-		if err != nil {
-			set.Warnings = append(set.Warnings, readWarning(f, err))
+	for i, f := range l.files {
+		r := results[i]
+		if r.err != nil {
+			set.Warnings = append(set.Warnings, readWarning(f, r.err))
 			continue
 		}
 		set.Files = append(set.Files, f)
-		c := parse(f, data, m)
-		set.Warnings = append(set.Warnings, c.warnings...)
-		for _, n := range c.needs {
+		set.Warnings = append(set.Warnings, r.warnings...)
+		for _, n := range r.needs {
 			agg.add(n)
 		}
 	}
@@ -139,6 +142,38 @@ func Load(paths []string, explicit bool, m *TransportMap) (*Set, error) {
 		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line))
 	})
 	return set, nil
+}
+
+type result struct {
+	contract
+	err error // the file could not be read
+}
+
+// readAll reads and parses files on every core: YAML parsing is the whole
+// cost of a Load (about 0.3 ms for a 10 KiB contract), and it runs at each
+// container start. Results keep the files' order.
+func readAll(files []string, m *TransportMap) []result {
+	results := make([]result, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return
+				}
+				data, err := readCapped(files[i])
+				if err != nil {
+					results[i].err = err
+					continue
+				}
+				results[i].contract = parse(files[i], data, m)
+			}
+		})
+	}
+	wg.Wait()
+	return results
 }
 
 type loader struct {
