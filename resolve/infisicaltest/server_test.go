@@ -1,0 +1,501 @@
+package infisicaltest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"secret-init/resolve/infisicaltest"
+)
+
+var reqIDPattern = regexp.MustCompile(`^req-[A-Za-z0-9]{14}$`)
+
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+// call sends one request; token "" sends no Authorization header.
+func call(t *testing.T, s *infisicaltest.Server, method, path string, q url.Values, body any, token string) reply {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	u := s.URL + path
+	if q != nil {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
+	_ = json.Unmarshal(raw, &r.body)
+	return r
+}
+
+func listQuery(s *infisicaltest.Server, env, path string) url.Values {
+	return url.Values{
+		"workspaceId": {s.ProjectID()}, "environment": {env}, "secretPath": {path},
+		"include_imports": {"true"}, "expandSecretReferences": {"true"},
+	}
+}
+
+func newServer(t *testing.T) *infisicaltest.Server {
+	s := infisicaltest.NewServer()
+	t.Cleanup(s.Close)
+	s.AddToken("tok")
+	s.AddUniversalIdentity("id", "secret")
+	return s
+}
+
+// TestErrorShape checks every route's failures carry Infisical's body, a
+// reqId and a JSON Content-Type.
+func TestErrorShape(t *testing.T) {
+	s := newServer(t)
+	s.SetSecret("dev", "/a", "K", "v")
+	s.AddToken("limited", infisicaltest.DenyFolder("dev", "/a"))
+	s.AddToken("old")
+	s.ExpireToken("old")
+	pid := s.ProjectID()
+	tests := []struct {
+		name, method, path string
+		q                  url.Values
+		body               any
+		token              string
+		status             int
+		errName, message   string
+	}{
+		{"list without token", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "", 401, "UnauthorizedError", "Token missing"},
+		{"list with unknown token", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "nope", 401, "UnauthorizedError", "Invalid access token"},
+		{"list with expired token", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "old", 403, "TokenError", "Your token has expired. Please re-authenticate."},
+		{"list denied folder", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "limited", 403, "PermissionDenied", "You are not allowed to read on secrets"},
+		{"list unknown env", "GET", "/api/v3/secrets/raw", listQuery(s, "qa", "/a"), nil, "tok", 404, "NotFound", "Environment with slug 'qa' in project with ID '" + pid + "' not found"},
+		{"list other project", "GET", "/api/v3/secrets/raw", url.Values{"workspaceId": {"other"}, "environment": {"dev"}}, nil, "tok", 404, "NotFound", "Project with ID 'other' not found"},
+		{"list without environment", "GET", "/api/v3/secrets/raw", url.Values{"workspaceId": {pid}}, nil, "tok", 422, "ValidationFailure", ""},
+		{"get missing key", "GET", "/api/v3/secrets/raw/NOPE", listQuery(s, "dev", "/a"), nil, "tok", 404, "NotFound", "Secret with name 'NOPE' not found"},
+		{"get missing folder", "GET", "/api/v3/secrets/raw/K", listQuery(s, "dev", "/b"), nil, "tok", 404, "NotFound", "Folder with path '/b' in environment with slug 'dev' not found"},
+		{"create existing", "POST", "/api/v3/secrets/raw/K", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/a", "secretValue": "x"}, "tok", 400, "BadRequest", "Secret already exist"},
+		{"create in missing folder", "POST", "/api/v3/secrets/raw/K", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/b", "secretValue": "x"}, "tok", 404, "CreateSecret", "Folder with path '/b' in environment with slug 'dev' not found"},
+		{"create with dangling reference", "POST", "/api/v3/secrets/raw/NEW", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/a", "secretValue": "${GHOST}"}, "tok", 400, "BadRequest", "Referenced secret(s) not found: GHOST"},
+		{"update missing key", "PATCH", "/api/v3/secrets/raw/NOPE", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/a", "secretValue": "x"}, "tok", 404, "NotFound", "Secret with name NOPE not found"},
+		{"folder bad name", "POST", "/api/v1/folders", nil, map[string]string{"workspaceId": pid, "environment": "dev", "name": "a/b", "path": "/"}, "tok", 422, "ValidationFailure", ""},
+		{"login bad secret", "POST", "/api/v1/auth/universal-auth/login", nil, map[string]string{"clientId": "id", "clientSecret": "wrong"}, "", 401, "UnauthorizedError", "Invalid credentials"},
+		{"login missing field", "POST", "/api/v1/auth/universal-auth/login", nil, map[string]string{"clientId": "id"}, "", 422, "ValidationFailure", ""},
+		{"kubernetes unknown identity", "POST", "/api/v1/auth/kubernetes-auth/login", nil, map[string]string{"identityId": "x", "jwt": "y"}, "", 404, "NotFound", ""},
+		{"unknown route", "GET", "/api/v9/nothing", nil, nil, "tok", 404, "Not Found", "Route GET:/api/v9/nothing not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, s, tt.method, tt.path, tt.q, tt.body, tt.token)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q", ct)
+			}
+			if id, _ := r.body["reqId"].(string); !reqIDPattern.MatchString(id) {
+				t.Errorf("reqId %q", id)
+			}
+			if sc, _ := r.body["statusCode"].(float64); int(sc) != tt.status {
+				t.Errorf("statusCode %v", r.body["statusCode"])
+			}
+			if r.body["error"] != tt.errName {
+				t.Errorf("error %v, want %s", r.body["error"], tt.errName)
+			}
+			if tt.message != "" && r.body["message"] != tt.message {
+				t.Errorf("message %v, want %s", r.body["message"], tt.message)
+			}
+			if tt.errName == "ValidationFailure" {
+				if _, ok := r.body["message"].([]any); !ok {
+					t.Errorf("422 message %v, want a list of issues", r.body["message"])
+				}
+			}
+		})
+	}
+}
+
+func values(t *testing.T, r reply) map[string]string {
+	t.Helper()
+	if r.status != 200 {
+		t.Fatalf("status %d: %s", r.status, r.raw)
+	}
+	out := map[string]string{}
+	secrets, _ := r.body["secrets"].([]any)
+	for _, x := range secrets {
+		m := x.(map[string]any)
+		out[m["secretKey"].(string)] = m["secretValue"].(string)
+	}
+	return out
+}
+
+func TestReferences(t *testing.T) {
+	s := newServer(t)
+	s.SetSecret("dev", "/", "HOST", "db")
+	s.SetSecret("dev", "/a/b", "PORT", "5432")
+	s.SetSecret("prod", "/", "HOST", "prod-db")
+	s.SetSecret("dev", "/app", "USER", "app")
+	s.SetSecret("dev", "/secretive", "PW", "hidden")
+	s.AddToken("limited", infisicaltest.DenyFolder("dev", "/secretive"))
+	tests := []struct{ value, want string }{
+		{"${USER}", "app"},
+		{"${dev.HOST}:${dev.a.b.PORT}", "db:5432"},
+		{"${prod.HOST}", "prod-db"},
+		{"${MISSING}", ""},
+		{"${dev.nofolder.X}-${qa.X}", "-"},
+		{"${@other-project.dev.HOST}", "${@other-project.dev.HOST}"},
+		{"${not a ref} $USER ${}", "${not a ref} $USER ${}"},
+		{"${dev.app.CHAIN}", "app@db"}, // CHAIN itself references
+		{"${SELF}", "${SELF}"},         // a cycle stops expanding
+	}
+	for i, tt := range tests {
+		key := "V" + strconv.Itoa(i)
+		s.SetSecret("dev", "/app", key, tt.value)
+	}
+	s.SetSecret("dev", "/app", "CHAIN", "${USER}@${dev.HOST}")
+	s.SetSecret("dev", "/app", "SELF", "${SELF}")
+	got := values(t, call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/app"), nil, "tok"))
+	for i, tt := range tests {
+		if v := got["V"+strconv.Itoa(i)]; v != tt.want {
+			t.Errorf("%q expanded to %q, want %q", tt.value, v, tt.want)
+		}
+	}
+
+	q := listQuery(s, "dev", "/app")
+	q.Set("expandSecretReferences", "false")
+	if v := values(t, call(t, s, "GET", "/api/v3/secrets/raw", q, nil, "tok"))["CHAIN"]; v != "${USER}@${dev.HOST}" {
+		t.Errorf("unexpanded CHAIN = %q", v)
+	}
+
+	s.SetSecret("dev", "/app", "LEAK", "${dev.secretive.PW}")
+	r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/app"), nil, "limited")
+	if r.status != 403 || !strings.Contains(r.body["message"].(string), "You do not have permission to read secret 'PW'") {
+		t.Errorf("reference into a denied folder: %d %s", r.status, r.raw)
+	}
+}
+
+func TestImports(t *testing.T) {
+	s := newServer(t)
+	s.SetSecret("dev", "/svc", "A", "own")
+	s.SetSecret("dev", "/one", "A", "one-a")
+	s.SetSecret("dev", "/one", "B", "one-b")
+	s.SetSecret("dev", "/two", "C", "two-c")
+	s.SetSecret("dev", "/deep", "D", "deep-d")
+	s.SetSecret("prod", "/hidden", "H", "h")
+	s.AddImport("dev", "/svc", "dev", "/one")
+	s.AddImport("dev", "/svc", "prod", "/hidden")
+	s.AddImport("dev", "/svc", "dev", "/two")
+	s.AddImport("dev", "/two", "dev", "/deep")
+	s.AddImport("dev", "/deep", "dev", "/two") // a cycle must terminate
+	s.AddToken("limited", infisicaltest.DenyFolder("prod", "/"))
+
+	for _, tt := range []struct {
+		token      string
+		wantBlocks []string
+	}{
+		{"tok", []string{"dev:/one:A,B", "prod:/hidden:H", "dev:/two:C,D"}},
+		{"limited", []string{"dev:/one:A,B", "dev:/two:C,D"}}, // denied imports are left out, not refused
+	} {
+		r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/svc"), nil, tt.token)
+		if own := values(t, r); len(own) != 1 || own["A"] != "own" {
+			t.Errorf("own secrets %v", own)
+		}
+		var blocks []string
+		for _, b := range r.body["imports"].([]any) {
+			m := b.(map[string]any)
+			var keys []string
+			for _, x := range m["secrets"].([]any) {
+				keys = append(keys, x.(map[string]any)["secretKey"].(string))
+			}
+			blocks = append(blocks, m["environment"].(string)+":"+m["secretPath"].(string)+":"+strings.Join(keys, ","))
+		}
+		if strings.Join(blocks, " ") != strings.Join(tt.wantBlocks, " ") {
+			t.Errorf("%s: imports %v, want %v", tt.token, blocks, tt.wantBlocks)
+		}
+	}
+
+	q := listQuery(s, "dev", "/svc")
+	q.Set("include_imports", "false")
+	if r := call(t, s, "GET", "/api/v3/secrets/raw", q, nil, "tok"); r.body["imports"] != nil {
+		t.Errorf("imports without include_imports: %v", r.body["imports"])
+	}
+	if r := call(t, s, "GET", "/api/v3/secrets/raw/D", listQuery(s, "dev", "/svc"), nil, "tok"); r.status != 200 {
+		t.Errorf("get through a nested import: %d %s", r.status, r.raw)
+	}
+}
+
+func TestMissingFolderListsEmpty(t *testing.T) {
+	s := newServer(t)
+	r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/nowhere"), nil, "tok")
+	if got := values(t, r); len(got) != 0 || r.body["imports"] == nil {
+		t.Fatalf("missing folder: %s", r.raw)
+	}
+}
+
+func TestRecursive(t *testing.T) {
+	s := newServer(t)
+	s.SetSecret("dev", "/a", "K", "1")
+	s.SetSecret("dev", "/a/b", "K", "2")
+	s.SetSecret("dev", "/a/b/c", "L", "3")
+	s.SetSecret("dev", "/ab", "K", "no")
+	q := listQuery(s, "dev", "/a")
+	q.Set("recursive", "true")
+	r := call(t, s, "GET", "/api/v3/secrets/raw", q, nil, "tok")
+	var got []string
+	for _, x := range r.body["secrets"].([]any) {
+		m := x.(map[string]any)
+		got = append(got, m["secretPath"].(string)+":"+m["secretKey"].(string))
+	}
+	if want := "/a:K /a/b:K /a/b/c:L"; strings.Join(got, " ") != want {
+		t.Fatalf("recursive = %v, want %s", got, want)
+	}
+}
+
+func TestFolders(t *testing.T) {
+	s := newServer(t)
+	pid := s.ProjectID()
+	mk := func(parent, name string) reply {
+		return call(t, s, "POST", "/api/v1/folders", nil, map[string]string{"workspaceId": pid, "environment": "dev", "name": name, "path": parent}, "tok")
+	}
+	first := mk("/x/y", "z") // missing parents are created
+	again := mk("/x/y", "z") // and creating twice is the same folder
+	if first.status != 200 || again.status != 200 {
+		t.Fatalf("create: %s / %s", first.raw, again.raw)
+	}
+	f1, f2 := first.body["folder"].(map[string]any), again.body["folder"].(map[string]any)
+	if f1["id"] != f2["id"] || f1["path"] != "/x/y/z" || f1["name"] != "z" {
+		t.Fatalf("folders %v / %v", f1, f2)
+	}
+	for _, tt := range []struct{ path, want string }{{"/", "x"}, {"/x", "y"}, {"/x/y", "z"}, {"/x/y/z", ""}, {"/nowhere", ""}} {
+		r := call(t, s, "GET", "/api/v1/folders", url.Values{"workspaceId": {pid}, "environment": {"dev"}, "path": {tt.path}}, nil, "tok")
+		var names []string
+		for _, f := range r.body["folders"].([]any) {
+			names = append(names, f.(map[string]any)["name"].(string))
+		}
+		if strings.Join(names, ",") != tt.want {
+			t.Errorf("folders of %s = %v, want %s", tt.path, names, tt.want)
+		}
+	}
+	s.AddToken("ro", infisicaltest.ReadOnly())
+	if r := call(t, s, "POST", "/api/v1/folders", nil, map[string]string{"workspaceId": pid, "environment": "dev", "name": "w"}, "ro"); r.status != 403 {
+		t.Errorf("read-only folder create: %d", r.status)
+	}
+}
+
+func TestLoginAndToken(t *testing.T) {
+	s := newServer(t)
+	s.SetSecret("dev", "/", "K", "v")
+	s.AddKubernetesIdentity("k8s", "the-jwt")
+	for _, tt := range []struct {
+		path string
+		body map[string]string
+	}{
+		{"/api/v1/auth/universal-auth/login", map[string]string{"clientId": "id", "clientSecret": "secret"}},
+		{"/api/v1/auth/kubernetes-auth/login", map[string]string{"identityId": "k8s", "jwt": "the-jwt"}},
+	} {
+		r := call(t, s, "POST", tt.path, nil, tt.body, "")
+		tok, _ := r.body["accessToken"].(string)
+		if r.status != 200 || tok == "" || r.body["tokenType"] != "Bearer" || r.body["expiresIn"] != float64(7200) {
+			t.Fatalf("%s: %s", tt.path, r.raw)
+		}
+		if got := values(t, call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/"), nil, tok)); got["K"] != "v" {
+			t.Fatalf("list with the new token: %v", got)
+		}
+		if r := call(t, s, "POST", "/api/v1/auth/token/renew", nil, map[string]string{"accessToken": tok}, ""); r.status != 200 {
+			t.Fatalf("renew: %s", r.raw)
+		}
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	s := newServer(t)
+	s.RateLimit(0.5, 2)
+	var last reply
+	for range 3 {
+		last = call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/"), nil, "tok")
+	}
+	ra, err := strconv.Atoi(last.header.Get("Retry-After"))
+	if last.status != 429 || err != nil || ra < 1 || last.body["error"] != "RateLimitExceeded" ||
+		last.body["message"] != "Rate limit exceeded. Please try again in "+strconv.Itoa(ra)+" seconds" {
+		t.Fatalf("third request: %d Retry-After=%q %s", last.status, last.header.Get("Retry-After"), last.raw)
+	}
+	s.RateLimit(0, 0)
+	if r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/"), nil, "tok"); r.status != 200 {
+		t.Fatalf("after removing the limit: %d", r.status)
+	}
+}
+
+func TestFailNext(t *testing.T) {
+	s := newServer(t)
+	tests := []struct {
+		status      int
+		contentType string
+	}{
+		{502, "text/html"},
+		{503, "text/html"},
+		{429, "application/json"},
+		{403, "application/json"},
+	}
+	for _, tt := range tests {
+		s.FailNext(1, tt.status)
+		r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/"), nil, "tok")
+		if r.status != tt.status || !strings.HasPrefix(r.header.Get("Content-Type"), tt.contentType) {
+			t.Errorf("FailNext(%d): %d %q", tt.status, r.status, r.header.Get("Content-Type"))
+		}
+		if tt.status == 429 && r.header.Get("Retry-After") != "1" {
+			t.Errorf("429 Retry-After %q", r.header.Get("Retry-After"))
+		}
+		if r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/"), nil, "tok"); r.status != 200 {
+			t.Errorf("after FailNext(1, %d): %d", tt.status, r.status)
+		}
+	}
+}
+
+func TestStallResetAndRaw(t *testing.T) {
+	s := newServer(t)
+	s.SetSecret("dev", "/", "K", strings.Repeat("v", 100))
+
+	s.Stall(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/api/status", nil)
+	start := time.Now()
+	_, err := http.DefaultClient.Do(req)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Fatalf("stalled request: %v after %v", err, time.Since(start))
+	}
+	s.Stall(0)
+
+	s.ResetMidAnswer(1)
+	resp, err := http.Get(s.URL + "/api/v3/secrets/raw?" + listQuery(s, "dev", "/").Encode())
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("reset answer read: %v, want unexpected EOF", err)
+	}
+	reqs := s.Requests()
+	if reqs[len(reqs)-1].Status != 0 {
+		t.Fatalf("reset answer recorded as %d", reqs[len(reqs)-1].Status)
+	}
+
+	s.RawAnswer(infisicaltest.RawAnswer{Status: 200, ContentType: "text/plain", Body: []byte("hello")})
+	r := call(t, s, "GET", "/api/v3/secrets/raw", nil, nil, "")
+	if r.status != 200 || string(r.raw) != "hello" || r.header.Get("Content-Type") != "text/plain" {
+		t.Fatalf("raw answer: %d %q %s", r.status, r.header.Get("Content-Type"), r.raw)
+	}
+	if r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/"), nil, "tok"); r.status != 200 || values(t, r)["K"] == "" {
+		t.Fatalf("after the raw answer: %s", r.raw)
+	}
+
+	if n := s.Count("GET", "/api/v3/secrets/raw"); n != 3 {
+		t.Fatalf("Count = %d, want 3", n)
+	}
+	s.ResetCounts()
+	if n := s.Count("", "/"); n != 0 {
+		t.Fatalf("after ResetCounts: %d", n)
+	}
+}
+
+const seedYAML = `
+project: 00000000-0000-4000-8000-00000000abcd
+identities:
+  - client_id: demo-client
+    client_secret: demo-secret
+  - client_id: narrow
+    client_secret: narrow-secret
+    deny: [{env: dev, path: /services}]
+tokens: [demo-token]
+kubernetes:
+  - {identity_id: k8s-id, jwt: k8s-jwt}
+environments:
+  dev:
+    folders:
+      /shared/db: {POSTGRES_DSN: "postgres://db", POSTGRES_POOL_MIN: 2}
+      /shared/env: {LOG_LEVEL: debug}
+      /services/billing/db: {POSTGRES_DSN: "${dev.shared.db.POSTGRES_DSN}?app=billing"}
+    imports:
+      - {path: /services/billing/env, from: /shared/env}
+      - {path: /services/billing/env, from: /common, from_env: prod}
+  prod:
+    folders:
+      /common: {REGION: eu}
+  qa: {}
+`
+
+func TestSeed(t *testing.T) {
+	seed, err := infisicaltest.LoadSeed(strings.NewReader(seedYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := infisicaltest.NewServer()
+	defer s.Close()
+	s.ApplySeed(seed)
+	if s.ProjectID() != "00000000-0000-4000-8000-00000000abcd" {
+		t.Fatalf("project %s", s.ProjectID())
+	}
+	got := values(t, call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/services/billing/db"), nil, "demo-token"))
+	if got["POSTGRES_DSN"] != "postgres://db?app=billing" {
+		t.Fatalf("seeded reference: %v", got)
+	}
+	if got := values(t, call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/shared/db"), nil, "demo-token")); got["POSTGRES_POOL_MIN"] != "2" {
+		t.Fatalf("seeded number: %v", got)
+	}
+	r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/services/billing/env"), nil, "demo-token")
+	if imps := r.body["imports"].([]any); len(imps) != 2 {
+		t.Fatalf("seeded imports: %s", r.raw)
+	}
+	if r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "qa", "/"), nil, "demo-token"); r.status != 200 {
+		t.Fatalf("empty environment qa: %s", r.raw)
+	}
+	login := call(t, s, "POST", "/api/v1/auth/universal-auth/login", nil, map[string]string{"clientId": "narrow", "clientSecret": "narrow-secret"}, "")
+	tok := login.body["accessToken"].(string)
+	if r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/services/billing/db"), nil, tok); r.status != 403 {
+		t.Fatalf("denied seed identity: %d", r.status)
+	}
+	if r := call(t, s, "POST", "/api/v1/auth/kubernetes-auth/login", nil, map[string]string{"identityId": "k8s-id", "jwt": "k8s-jwt"}, ""); r.status != 200 {
+		t.Fatalf("seeded kubernetes identity: %s", r.raw)
+	}
+
+	bad := []struct{ name, yaml, want string }{
+		{"unknown field", "identities:\n  - client_id: a\n    clientsecret: b\n", "clientsecret"},
+		{"missing secret", "identities:\n  - client_id: a\n", "identities[0]"},
+		{"relative folder", "environments:\n  dev:\n    folders:\n      shared: {A: b}\n", "must start with /"},
+		{"bad import", "environments:\n  dev:\n    imports:\n      - {path: /a, from: b}\n", "imports[0]"},
+		{"not yaml", "project: [", "seed"},
+	}
+	for _, tt := range bad {
+		if _, err := infisicaltest.LoadSeed(strings.NewReader(tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: err = %v, want it to mention %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := infisicaltest.LoadSeed(strings.NewReader("")); err != nil {
+		t.Errorf("empty seed: %v", err)
+	}
+}
