@@ -1,0 +1,354 @@
+package infisicaltest_test
+
+// The official go-sdk and our client talk to the same seeded server and must
+// see the same secrets and the same errors. The SDK is the reference for the
+// wire protocol: if the fake drifted from what the SDK sends or expects, or our
+// client from what the fake answers, this test says so. The SDK is used only
+// here, in a _test file, so it never reaches the product binary.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	sdk "github.com/infisical/go-sdk"
+
+	"secret-init/resolve/infisical"
+	"secret-init/resolve/infisicaltest"
+)
+
+const conformanceSeed = `
+identities:
+  - {client_id: full, client_secret: full-secret}
+  - {client_id: narrow, client_secret: narrow-secret, deny: [{env: dev, path: /services/payments}]}
+environments:
+  dev:
+    folders:
+      /: {ROOT_KEY: root, DOMAIN: example.test}
+      /shared/db: {POSTGRES_HOST: db.internal, POSTGRES_PORT: "5432", POSTGRES_DSN: "postgres://${POSTGRES_HOST}:${POSTGRES_PORT}/app"}
+      /shared/env: {LOG_LEVEL: info, REGION: eu-west-1, SHARED_ONLY: shared}
+      /services/billing/db: {POSTGRES_DSN: "${dev.shared.db.POSTGRES_DSN}?app=billing", POOL: "5"}
+      /services/billing/env: {LOG_LEVEL: debug, URL: "https://billing.${dev.DOMAIN}"}
+      /services/payments: {API_KEY: pay-key, PROD_REGION: "${prod.common.REGION}"}
+      /empty/leaf: {}
+    imports:
+      - {path: /services/billing/env, from: /shared/env}
+      - {path: /services/billing/env, from: /common, from_env: prod}
+      - {path: /services/payments, from: /shared/db}
+  prod:
+    folders:
+      /common: {REGION: us-east-1, PROD_ONLY: p}
+`
+
+func conformanceServer(t *testing.T) *infisicaltest.Server {
+	t.Helper()
+	seed, err := infisicaltest.LoadSeed(strings.NewReader(conformanceSeed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := infisicaltest.NewServer()
+	t.Cleanup(s.Close)
+	s.ApplySeed(seed)
+	return s
+}
+
+func sdkClient(t *testing.T, s *infisicaltest.Server) sdk.InfisicalClientInterface {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return sdk.NewInfisicalClient(ctx, sdk.Config{
+		SiteUrl: s.URL, SilentMode: true, AutoTokenRefresh: sdk.BoolPtr(false),
+	})
+}
+
+func ourClient(t *testing.T, s *infisicaltest.Server) *infisical.Client {
+	c, err := infisical.New(infisical.Config{Addr: s.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func cctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// view renders secrets as sorted "path:KEY=value" lines.
+func viewSDK(secrets []sdk.Secret) string {
+	var out []string
+	for _, s := range secrets {
+		out = append(out, s.SecretPath+":"+s.SecretKey+"="+s.SecretValue)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+func viewOurs(secrets []infisical.Secret) string {
+	var out []string
+	for _, s := range secrets {
+		out = append(out, s.Path+":"+s.Key+"="+s.Value)
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+func TestConformanceWithOfficialSDK(t *testing.T) {
+	s := conformanceServer(t)
+	pid := s.ProjectID()
+	theirs := sdkClient(t, s)
+	if _, err := theirs.Auth().UniversalAuthLogin("full", "full-secret"); err != nil {
+		t.Fatal(err)
+	}
+	ours := ourClient(t, s)
+	if err := ours.LoginUniversal(cctx(t), "full", "full-secret"); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("list", func(t *testing.T) {
+		folders := []string{"/", "/shared/db", "/shared/env", "/services/billing/db", "/services/billing/env", "/services/payments", "/empty/leaf", "/does/not/exist"}
+		for _, env := range []string{"dev", "prod"} {
+			for _, f := range folders {
+				res, err := theirs.Secrets().ListSecrets(sdk.ListSecretsOptions{
+					ProjectID: pid, Environment: env, SecretPath: f, IncludeImports: true, ExpandSecretReferences: true,
+				})
+				if err != nil {
+					t.Fatalf("sdk %s %s: %v", env, f, err)
+				}
+				got, err := ours.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: env, Path: f})
+				if err != nil {
+					t.Fatalf("ours %s %s: %v", env, f, err)
+				}
+				if a, b := viewSDK(res.Secrets), viewOurs(got); a != b {
+					t.Errorf("%s %s:\nsdk:\n%s\nours:\n%s", env, f, a, b)
+				}
+			}
+		}
+		// The seed is only a useful reference if it exercises imports and
+		// references; pin one merged folder.
+		got, _ := ours.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/services/billing/env"})
+		want := strings.Join([]string{
+			"/common:PROD_ONLY=p", "/services/billing/env:LOG_LEVEL=debug", "/services/billing/env:URL=https://billing.example.test",
+			"/shared/env:REGION=eu-west-1", "/shared/env:SHARED_ONLY=shared",
+		}, "\n")
+		if viewOurs(got) != want {
+			t.Errorf("billing/env:\n%s\nwant:\n%s", viewOurs(got), want)
+		}
+	})
+
+	t.Run("recursive", func(t *testing.T) {
+		res, err := theirs.Secrets().ListSecrets(sdk.ListSecretsOptions{
+			ProjectID: pid, Environment: "dev", SecretPath: "/services", Recursive: true,
+			SkipUniqueValidation: true, IncludeImports: true, ExpandSecretReferences: true,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ours.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/services", Recursive: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a, b := viewSDK(res.Secrets), viewOurs(got); a != b {
+			t.Errorf("recursive:\nsdk:\n%s\nours:\n%s", a, b)
+		}
+	})
+
+	t.Run("retrieve", func(t *testing.T) {
+		for _, k := range []struct{ env, path, key string }{
+			{"dev", "/shared/db", "POSTGRES_DSN"},
+			{"dev", "/services/billing/db", "POSTGRES_DSN"},
+			{"dev", "/services/billing/env", "REGION"}, // only through an import
+			{"dev", "/services/payments", "PROD_REGION"},
+			{"prod", "/common", "REGION"},
+		} {
+			sec, err := theirs.Secrets().Retrieve(sdk.RetrieveSecretOptions{
+				SecretKey: k.key, ProjectID: pid, Environment: k.env, SecretPath: k.path,
+				IncludeImports: true, ExpandSecretReferences: true,
+			})
+			if err != nil {
+				t.Fatalf("sdk retrieve %v: %v", k, err)
+			}
+			got, err := ours.GetSecret(cctx(t), pid, k.env, k.path, k.key)
+			if err != nil {
+				t.Fatalf("ours get %v: %v", k, err)
+			}
+			if sec.SecretValue != got.Value || sec.SecretKey != got.Key || sec.SecretPath != got.Path {
+				t.Errorf("%v: sdk %s:%s=%s, ours %+v", k, sec.SecretPath, sec.SecretKey, sec.SecretValue, got)
+			}
+		}
+	})
+
+	t.Run("write", func(t *testing.T) {
+		if _, err := theirs.Secrets().Create(sdk.CreateSecretOptions{
+			SecretKey: "FROM_SDK", ProjectID: pid, Environment: "dev", SecretPath: "/shared/env", SecretValue: "v1",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := ours.GetSecret(cctx(t), pid, "dev", "/shared/env", "FROM_SDK"); err != nil || got.Value != "v1" {
+			t.Fatalf("ours read of the SDK's create: %+v, %v", got, err)
+		}
+		if err := ours.UpdateSecret(cctx(t), pid, "dev", "/shared/env", "FROM_SDK", "v2"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ours.CreateSecret(cctx(t), pid, "dev", "/shared/env", "FROM_OURS", "${LOG_LEVEL}-x"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := theirs.Secrets().Update(sdk.UpdateSecretOptions{
+			SecretKey: "FROM_OURS", ProjectID: pid, Environment: "dev", SecretPath: "/shared/env", NewSecretValue: "${FROM_SDK}-y",
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for key, want := range map[string]string{"FROM_SDK": "v2", "FROM_OURS": "v2-y"} {
+			sec, err := theirs.Secrets().Retrieve(sdk.RetrieveSecretOptions{
+				SecretKey: key, ProjectID: pid, Environment: "dev", SecretPath: "/shared/env", ExpandSecretReferences: true,
+			})
+			if err != nil || sec.SecretValue != want {
+				t.Errorf("sdk retrieve %s: %q, %v; want %q", key, sec.SecretValue, err, want)
+			}
+		}
+
+		if _, err := theirs.Folders().Create(sdk.CreateFolderOptions{ProjectID: pid, Environment: "dev", Name: "by-sdk", Path: "/new"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := ours.CreateFolder(cctx(t), pid, "dev", "/new", "by-ours"); err != nil {
+			t.Fatal(err)
+		}
+		fs, err := theirs.Folders().List(sdk.ListFoldersOptions{ProjectID: pid, Environment: "dev", Path: "/new"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var theirNames []string
+		for _, f := range fs {
+			theirNames = append(theirNames, f.Name)
+		}
+		sort.Strings(theirNames)
+		ourNames, err := ours.ListFolders(cctx(t), pid, "dev", "/new")
+		if err != nil || fmt.Sprint(ourNames) != fmt.Sprint(theirNames) || len(ourNames) != 2 {
+			t.Errorf("folders of /new: sdk %v, ours %v (%v)", theirNames, ourNames, err)
+		}
+	})
+}
+
+// lastReqID is the reqId the server gave its latest answer.
+func lastReqID(s *infisicaltest.Server) string {
+	r := s.Requests()
+	return r[len(r)-1].ReqID
+}
+
+// TestConformanceErrors checks both clients report the same status and the
+// server's reqId for the same failures.
+func TestConformanceErrors(t *testing.T) {
+	s := conformanceServer(t)
+	pid := s.ProjectID()
+	dir := t.TempDir()
+	jwtFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(jwtFile, []byte("wrong-jwt"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.AddKubernetesIdentity("k8s-id", "right-jwt")
+
+	type outcome struct {
+		status int
+		reqID  string
+	}
+	sdkOutcome := func(err error) outcome {
+		var ae *sdk.APIError
+		if !errors.As(err, &ae) {
+			t.Fatalf("sdk error %v is not an APIError", err)
+		}
+		return outcome{ae.StatusCode, ae.ReqId}
+	}
+	ourOutcome := func(err error) outcome {
+		var ae *infisical.APIError
+		if !errors.As(err, &ae) {
+			t.Fatalf("our error %v is not an APIError", err)
+		}
+		return outcome{ae.Status, ae.ReqID}
+	}
+
+	narrowSDK := sdkClient(t, s)
+	if _, err := narrowSDK.Auth().UniversalAuthLogin("narrow", "narrow-secret"); err != nil {
+		t.Fatal(err)
+	}
+	narrowOurs := ourClient(t, s)
+	if err := narrowOurs.LoginUniversal(cctx(t), "narrow", "narrow-secret"); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name   string
+		status int
+		sdk    func() error
+		ours   func() error
+	}{
+		{"401 bad client secret", 401,
+			func() error { _, err := sdkClient(t, s).Auth().UniversalAuthLogin("full", "nope"); return err },
+			func() error { return ourClient(t, s).LoginUniversal(cctx(t), "full", "nope") }},
+		{"401 bad kubernetes jwt", 401,
+			func() error { _, err := sdkClient(t, s).Auth().KubernetesAuthLogin("k8s-id", jwtFile); return err },
+			func() error { return ourClient(t, s).LoginKubernetes(cctx(t), "k8s-id", "wrong-jwt") }},
+		{"401 unknown token", 401,
+			func() error {
+				c := sdkClient(t, s)
+				c.Auth().SetAccessToken("bogus")
+				_, err := c.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: pid, Environment: "dev", SecretPath: "/"})
+				return err
+			},
+			func() error {
+				c := ourClient(t, s)
+				c.SetToken("bogus")
+				_, err := c.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/"})
+				return err
+			}},
+		{"403 denied folder", 403,
+			func() error {
+				_, err := narrowSDK.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: pid, Environment: "dev", SecretPath: "/services/payments", IncludeImports: true})
+				return err
+			},
+			func() error {
+				_, err := narrowOurs.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/services/payments"})
+				return err
+			}},
+		{"404 missing key", 404,
+			func() error {
+				_, err := narrowSDK.Secrets().Retrieve(sdk.RetrieveSecretOptions{SecretKey: "NOPE", ProjectID: pid, Environment: "dev", SecretPath: "/shared/db"})
+				return err
+			},
+			func() error { _, err := narrowOurs.GetSecret(cctx(t), pid, "dev", "/shared/db", "NOPE"); return err }},
+		{"404 unknown environment", 404,
+			func() error {
+				_, err := narrowSDK.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: pid, Environment: "qa", SecretPath: "/"})
+				return err
+			},
+			func() error {
+				_, err := narrowOurs.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "qa", Path: "/"})
+				return err
+			}},
+		{"400 create existing", 400,
+			func() error {
+				_, err := narrowSDK.Secrets().Create(sdk.CreateSecretOptions{SecretKey: "LOG_LEVEL", ProjectID: pid, Environment: "dev", SecretPath: "/shared/env", SecretValue: "x"})
+				return err
+			},
+			func() error { return narrowOurs.CreateSecret(cctx(t), pid, "dev", "/shared/env", "LOG_LEVEL", "x") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := sdkOutcome(tt.sdk())
+			sdkReq := lastReqID(s)
+			b := ourOutcome(tt.ours())
+			ourReq := lastReqID(s)
+			if a.status != tt.status || b.status != tt.status {
+				t.Fatalf("status: sdk %d, ours %d, want %d", a.status, b.status, tt.status)
+			}
+			if a.reqID != sdkReq || b.reqID != ourReq {
+				t.Fatalf("reqId: sdk %q (server %q), ours %q (server %q)", a.reqID, sdkReq, b.reqID, ourReq)
+			}
+		})
+	}
+}
