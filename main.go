@@ -83,6 +83,9 @@ type CLI struct {
 	Globals
 	Run     RunCmd     `cmd:"" default:"withargs" hidden:"" help:"Run COMMAND (the default command)."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
+	Plan    PlanCmd    `cmd:"" help:"Show, without any network I/O, every key the contracts declare, the folders a start would ask for it and whether the environment or .env holds it. Exit 0, or 125 on a usage or contract error."`
+	Check   CheckCmd   `cmd:"" help:"Resolve exactly as a start would, without running a command, and show where each key came from (never a value). Exit 0 when a start would succeed, 1 when it would fail, 125 on a usage error."`
+	Seed    SeedCmd    `cmd:"" help:"Fill Infisical from the contracts with an identity that may write: missing folders and keys. A dry run unless --execute. Exit 1 when a key failed."`
 }
 
 func main() {
@@ -124,6 +127,12 @@ func main() {
 	case "version":
 		fmt.Println("secret-init", version)
 		return
+	case "plan":
+		os.Exit(cli.Plan.run(&cli.Globals, log))
+	case "check":
+		os.Exit(cli.Check.run(&cli.Globals, log))
+	case "seed":
+		os.Exit(cli.Seed.run(&cli.Globals, log))
 	case "run":
 		fmt.Fprintln(os.Stderr, "secret-init: no command given")
 		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")

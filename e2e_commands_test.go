@@ -1,0 +1,543 @@
+package main
+
+// End-to-end tests of the operator commands plan, check and seed: the real
+// binary against the Infisical test server, with contracts and .env
+// written per test.
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"secret-init/resolve"
+	"secret-init/resolve/infisical"
+	"secret-init/resolve/infisicaltest"
+)
+
+// Canaries stand for secret values; none may reach any output of the
+// operator commands.
+const (
+	opsCanaryClient = "CANARY-ops-client-3f0a"
+	opsCanaryDotenv = "CANARY-ops-dotenv-81c2"
+	opsCanaryInfis  = "CANARY-ops-infisical-d44e"
+	opsCanaryImport = "CANARY-ops-import-7a19"
+	opsCanaryEnv    = "CANARY-ops-procenv-e5b0"
+)
+
+// opsContract names a transport by alias, one in a nested handler, the
+// bootstrap transport, and two dependencies.
+const opsContract = `name: node_ops
+metadata:
+  transport_type: postgres
+handler_routing:
+  handlers:
+    - handler_type: kafka
+    - handler:
+        handler_type: secrets
+dependencies:
+  - type: environment
+    env_var: API_TOKEN
+    required: true
+  - type: environment
+    env_var: FEATURE_FLAG
+    required: false
+`
+
+// opsKeys are the keys opsContract makes a start fetch, with their transport.
+var opsKeys = map[string]string{
+	"POSTGRES_DSN": "db", "POSTGRES_POOL_MIN": "db", "POSTGRES_POOL_MAX": "db", "POSTGRES_TIMEOUT_MS": "db",
+	"KAFKA_BOOTSTRAP_SERVERS": "kafka", "API_TOKEN": "env", "FEATURE_FLAG": "env",
+}
+
+type opsFixture struct {
+	t         *testing.T
+	dir       string
+	contracts string
+	srv       *infisicaltest.Server
+}
+
+func newOpsFixture(t *testing.T, perms ...infisicaltest.Permission) *opsFixture {
+	t.Helper()
+	f := &opsFixture{t: t, dir: t.TempDir()}
+	f.contracts = filepath.Join(f.dir, "contracts")
+	f.write("contracts/node_ops/contract.yaml", opsContract)
+	f.write(".env", "INFISICAL_CLIENT_ID=admin\nINFISICAL_CLIENT_SECRET="+opsCanaryClient+
+		"\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\nPOSTGRES_POOL_MIN="+opsCanaryDotenv+"\n")
+	f.srv = infisicaltest.NewServer()
+	t.Cleanup(f.srv.Close)
+	f.srv.AddUniversalIdentity("admin", opsCanaryClient, perms...)
+	return f
+}
+
+func (f *opsFixture) write(name, content string) string {
+	f.t.Helper()
+	p := filepath.Join(f.dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	return p
+}
+
+// fill puts a value in Infisical for every declared key.
+func (f *opsFixture) fill() {
+	for k, tr := range opsKeys {
+		f.srv.SetSecret("dev", "/shared/"+tr, k, opsCanaryInfis+"-"+k)
+	}
+}
+
+// run runs `secret-init CMD --contracts DIR ARGS...` in the fixture's
+// directory with INFISICAL_ADDR pointing at the test server (unless env
+// sets it) and checks that no canary reached the output.
+func (f *opsFixture) run(env []string, cmd string, args ...string) result {
+	f.t.Helper()
+	argv := append([]string{cmd, "--contracts", f.contracts, "--log-format", "json"}, args...)
+	c := exec.Command(bin, argv...)
+	c.Dir = f.dir
+	base := []string{"INFISICAL_ADDR=" + f.srv.URL}
+	for _, e := range env {
+		if strings.HasPrefix(e, "INFISICAL_ADDR") {
+			base = nil
+		}
+	}
+	c.Env = cleanEnv(append(base, env...)...)
+	r := runCmd(f.t, 30*time.Second, c)
+	for _, canary := range []string{opsCanaryClient, opsCanaryDotenv, opsCanaryInfis, opsCanaryImport, opsCanaryEnv, "CANARY"} {
+		if strings.Contains(r.Stdout, canary) || strings.Contains(r.Stderr, canary) {
+			f.t.Fatalf("secret value %q leaked into the output of %s:\nstdout: %s\nstderr: %s", canary, cmd, r.Stdout, r.Stderr)
+		}
+	}
+	return r
+}
+
+// secret reads a value back from the test server, as a reader would.
+func (f *opsFixture) secret(folder, key string) (string, bool) {
+	f.t.Helper()
+	f.srv.AddToken("test-reader")
+	c, err := infisical.New(infisical.Config{Addr: f.srv.URL})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c.SetToken("test-reader")
+	s, err := c.GetSecret(context.Background(), infisicaltest.DefaultProject, "dev", folder, key)
+	if err != nil {
+		return "", false
+	}
+	return s.Value, true
+}
+
+// writes counts the requests that change something in Infisical.
+func (f *opsFixture) writes() int {
+	return f.srv.Count("POST", "/api/v3") + f.srv.Count("PATCH", "/") + f.srv.Count("POST", "/api/v1/folders") + f.srv.Count("DELETE", "/")
+}
+
+func decodeReport(t *testing.T, r result) resolve.Report {
+	t.Helper()
+	var rep resolve.Report
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("stdout is not a report: %v\n%s\nstderr: %s", err, r.Stdout, r.Stderr)
+	}
+	return rep
+}
+
+func findKey(rep resolve.Report, key, kind string) (resolve.KeyReport, bool) {
+	for _, k := range rep.Keys {
+		if k.Key == key && k.Kind == kind {
+			return k, true
+		}
+	}
+	return resolve.KeyReport{}, false
+}
+
+// wantLines fails for each of wants that out does not contain.
+func wantLines(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestPlanJSONStableAndComplete(t *testing.T) {
+	f := newOpsFixture(t)
+	env := []string{"API_TOKEN=" + opsCanaryEnv}
+	first := f.run(env, "plan", "--service", "billing", "--output", "json")
+	second := f.run(env, "plan", "--service", "billing", "-o", "json")
+	if first.Code != 0 {
+		t.Fatalf("plan exit %d\n%s", first.Code, first.Stderr)
+	}
+	if first.Stdout != second.Stdout {
+		t.Fatalf("two runs differ:\n%s\n---\n%s", first.Stdout, second.Stdout)
+	}
+	if n := len(f.srv.Requests()); n != 0 {
+		t.Fatalf("plan sent %d request(s) to Infisical; it must be offline", n)
+	}
+
+	// The field names are the documented interface.
+	var raw map[string]any
+	json.Unmarshal([]byte(first.Stdout), &raw)
+	for _, field := range []string{"command", "service", "passthrough", "infisical", "contract_files", "keys", "folders", "paths", "warnings"} {
+		if _, ok := raw[field]; !ok {
+			t.Errorf("JSON lacks field %q", field)
+		}
+	}
+
+	rep := decodeReport(t, first)
+	if rep.Command != "plan" || rep.Service != "billing" || rep.Passthrough || rep.Infisical == nil ||
+		rep.Infisical.Addr != f.srv.URL || rep.Infisical.Environment != "dev" {
+		t.Errorf("header = %+v %+v", rep, rep.Infisical)
+	}
+	if len(rep.Files) != 1 || !strings.HasSuffix(rep.Files[0], "node_ops/contract.yaml") {
+		t.Errorf("contract_files = %v", rep.Files)
+	}
+	for key, tr := range opsKeys {
+		kind := resolve.KindTransport
+		if tr == "env" {
+			kind = resolve.KindDependency
+		}
+		k, ok := findKey(rep, key, kind)
+		if !ok {
+			t.Errorf("%s (%s) not in the plan", key, kind)
+			continue
+		}
+		want := []string{"/services/billing/" + tr, "/shared/" + tr}
+		if k.Transport != tr || !reflect.DeepEqual(k.Folders, want) {
+			t.Errorf("%s: transport %q folders %v, want %q %v", key, k.Transport, k.Folders, tr, want)
+		}
+		if len(k.Sources) == 0 || !strings.HasSuffix(k.Sources[0].File, "contract.yaml") || k.Sources[0].Line == 0 || k.Sources[0].Field == "" {
+			t.Errorf("%s: sources %+v", key, k.Sources)
+		}
+		if k.Origin != "" {
+			t.Errorf("%s: plan has an origin %q", key, k.Origin)
+		}
+	}
+	checks := []struct {
+		key, kind, local string
+		required         bool
+	}{
+		{"POSTGRES_DSN", resolve.KindTransport, "none", false},
+		{"POSTGRES_POOL_MIN", resolve.KindTransport, "dotenv", false},
+		{"API_TOKEN", resolve.KindDependency, "env", true},
+		{"FEATURE_FLAG", resolve.KindDependency, "none", false},
+		{"INFISICAL_CLIENT_SECRET", resolve.KindBootstrap, "dotenv", false},
+		{"INFISICAL_ADDR", resolve.KindBootstrap, "env", false},
+	}
+	for _, c := range checks {
+		k, ok := findKey(rep, c.key, c.kind)
+		if !ok || k.Local != c.local || k.Required != c.required {
+			t.Errorf("%s: %+v (found %v), want kind %s local %s required %v", c.key, k, ok, c.kind, c.local, c.required)
+		}
+	}
+	if k, _ := findKey(rep, "INFISICAL_CLIENT_SECRET", resolve.KindBootstrap); len(k.Folders) != 0 {
+		t.Errorf("a bootstrap key has folders: %v", k.Folders)
+	}
+	wantFolders := []string{"/services/billing/db", "/services/billing/env", "/services/billing/kafka", "/shared/db", "/shared/env", "/shared/kafka"}
+	if !reflect.DeepEqual(rep.Folders, wantFolders) {
+		t.Errorf("folders = %v, want %v", rep.Folders, wantFolders)
+	}
+	// Sorted: fetched keys by transport then name, bootstrap keys last.
+	var order []string
+	for _, k := range rep.Keys {
+		order = append(order, k.Kind[:1]+k.Transport+"/"+k.Key)
+	}
+	if !slices.IsSortedFunc(rep.Keys, func(a, b resolve.KeyReport) int {
+		ra, rb := a.Kind == resolve.KindBootstrap, b.Kind == resolve.KindBootstrap
+		if ra != rb {
+			if ra {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Transport+"/"+a.Key, b.Transport+"/"+b.Key)
+	}) {
+		t.Errorf("keys not sorted: %v", order)
+	}
+}
+
+func TestPlanTextAndErrors(t *testing.T) {
+	f := newOpsFixture(t)
+	r := f.run(nil, "plan")
+	if r.Code != 0 {
+		t.Fatalf("plan exit %d: %s", r.Code, r.Stderr)
+	}
+	wantLines(t, r.Stdout, "KEY", "TRANSPORT", "POSTGRES_DSN", "/shared/db", "contract.yaml:", "Folders a start would request (3):", "(never fetched)")
+
+	// Passthrough: still the whole plan, no network.
+	r = f.run([]string{"INFISICAL_ADDR="}, "plan")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "INFISICAL_ADDR not set") || !strings.Contains(r.Stdout, "POSTGRES_DSN") {
+		t.Errorf("passthrough plan: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+
+	r = f.run(nil, "plan", "--contracts", filepath.Join(f.dir, "nope"))
+	if r.Code != 125 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
+		t.Errorf("missing --contracts: exit %d, stderr %q; want 125 and one line", r.Code, r.Stderr)
+	}
+
+	f.write("contracts/broken/contract.yaml", "metadata:\n  transport_type: carrier_pigeon\n")
+	r = f.run(nil, "plan")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "carrier_pigeon") {
+		t.Errorf("broken contract: exit %d, stderr %q; want 0 and a warning", r.Code, r.Stderr)
+	}
+	r = f.run(nil, "plan", "--required")
+	if r.Code != 125 || !strings.Contains(r.Stderr, "carrier_pigeon") {
+		t.Errorf("broken contract with --required: exit %d, stderr %q; want 125", r.Code, r.Stderr)
+	}
+	if len(f.srv.Requests()) != 0 {
+		t.Errorf("plan sent requests")
+	}
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	tests := []struct {
+		name      string
+		fill      bool
+		drop      string // a key to delete from the filled server
+		env       []string
+		args      []string
+		code      int
+		missing   []string
+		wantInOut string
+	}{
+		{name: "complete", fill: true, code: 0},
+		{name: "complete required", fill: true, args: []string{"--required"}, code: 0},
+		{name: "incomplete required", fill: true, drop: "KAFKA_BOOTSTRAP_SERVERS", args: []string{"--required"}, code: 1, missing: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+		{name: "incomplete", fill: true, drop: "KAFKA_BOOTSTRAP_SERVERS", code: 0, missing: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+		{name: "dotenv only counts as missing with required", fill: true, drop: "POSTGRES_POOL_MIN", args: []string{"--required"}, code: 1, missing: []string{"POSTGRES_POOL_MIN"}},
+		{name: "required dependency nowhere", fill: true, drop: "API_TOKEN", code: 1, missing: []string{"API_TOKEN"}},
+		{name: "unreachable required", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1"}, args: []string{"--required", "--timeout", "2s"}, code: 1},
+		{name: "unreachable", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1", "API_TOKEN=" + opsCanaryEnv}, args: []string{"--timeout", "2s"}, code: 0, wantInOut: "Infisical failed"},
+		{name: "usage", fill: true, args: []string{"--env-file", "/nonexistent/.env"}, code: 125},
+		{name: "passthrough", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + opsCanaryEnv}, args: []string{"--required"}, code: 0, wantInOut: "INFISICAL_ADDR not set"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newOpsFixture(t)
+			if tt.fill {
+				for k, tr := range opsKeys {
+					if k != tt.drop {
+						f.srv.SetSecret("dev", "/shared/"+tr, k, opsCanaryInfis+"-"+k)
+					}
+				}
+			}
+			text := f.run(tt.env, "check", tt.args...)
+			if text.Code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", text.Code, tt.code, text.Stdout, text.Stderr)
+			}
+			if tt.code == 125 {
+				if text.Stdout != "" || strings.Count(strings.TrimSpace(text.Stderr), "\n") != 0 {
+					t.Errorf("usage error: stdout %q, stderr %q; want one line on stderr", text.Stdout, text.Stderr)
+				}
+				return
+			}
+			if !strings.Contains(text.Stdout, "Result: a start would") || !strings.Contains(text.Stdout+text.Stderr, tt.wantInOut) {
+				t.Errorf("text output:\n%s\nstderr: %s", text.Stdout, text.Stderr)
+			}
+			r := f.run(tt.env, "check", append(tt.args, "--output", "json")...)
+			if r.Code != tt.code {
+				t.Fatalf("json: exit %d, want %d", r.Code, tt.code)
+			}
+			rep := decodeReport(t, r)
+			if rep.Summary == nil || rep.Summary.OK != (tt.code == 0) {
+				t.Fatalf("summary %+v, want ok=%v", rep.Summary, tt.code == 0)
+			}
+			for _, m := range tt.missing {
+				if !slices.Contains(rep.Summary.MissingKeys, m) {
+					t.Errorf("missing_keys %v lacks %s", rep.Summary.MissingKeys, m)
+				}
+			}
+			if rep.Summary.Declared != len(opsKeys) {
+				t.Errorf("declared = %d, want %d", rep.Summary.Declared, len(opsKeys))
+			}
+			for _, k := range rep.Keys {
+				if k.Origin == "" {
+					t.Errorf("%s has no origin", k.Key)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckOrigins(t *testing.T) {
+	f := newOpsFixture(t)
+	f.fill()
+	f.srv.SetSecret("dev", "/services/billing/db", "POSTGRES_DSN", opsCanaryInfis)
+	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "") // empty: the .env value holds
+	r := f.run([]string{"FEATURE_FLAG=" + opsCanaryEnv}, "check", "--service", "billing", "-o", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	rep := decodeReport(t, r)
+	want := map[string]string{
+		"POSTGRES_DSN":            "infisical:/services/billing/db",
+		"POSTGRES_POOL_MAX":       "infisical:/shared/db",
+		"POSTGRES_POOL_MIN":       "dotenv",
+		"FEATURE_FLAG":            "env",
+		"API_TOKEN":               "infisical:/shared/env",
+		"KAFKA_BOOTSTRAP_SERVERS": "infisical:/shared/kafka",
+	}
+	for key, origin := range want {
+		found := false
+		for _, k := range rep.Keys {
+			if k.Key == key {
+				found = true
+				if k.Origin != origin {
+					t.Errorf("%s: origin %q, want %q", key, k.Origin, origin)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s not reported", key)
+		}
+	}
+	s := rep.Summary
+	if s.Env != 1 || s.Dotenv != 1 || s.Infisical != 5 || s.Missing != 0 {
+		t.Errorf("summary = %+v", s)
+	}
+}
+
+func TestSeedDryRunWritesNothing(t *testing.T) {
+	f := newOpsFixture(t)
+	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_DSN", opsCanaryInfis)
+	r := f.run(nil, "seed", "--set-values")
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if n := f.writes(); n != 0 {
+		t.Fatalf("dry run sent %d write request(s): %+v", n, f.srv.Requests())
+	}
+	wantLines(t, r.Stdout,
+		"SKIP /shared/db/POSTGRES_DSN (exists)",
+		"CREATE /shared/db/POSTGRES_POOL_MIN (value from .env)",
+		"CREATE /shared/db/POSTGRES_POOL_MAX (empty)",
+		"CREATE /shared/kafka/ (folder)",
+		"CREATE /shared/kafka/KAFKA_BOOTSTRAP_SERVERS (empty)",
+		"CREATE /shared/env/API_TOKEN (empty)",
+		"would create 6, would update 0, would skip 1, failed 0",
+	)
+	if strings.Contains(r.Stdout, "INFISICAL_") {
+		t.Errorf("a bootstrap key would be seeded:\n%s", r.Stdout)
+	}
+
+	// Unreachable: it still says what it would do, with a warning.
+	r = f.run([]string{"INFISICAL_ADDR=http://127.0.0.1:1"}, "seed", "--timeout", "2s")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "CREATE /shared/db/POSTGRES_DSN (empty; Infisical not read)") || !strings.Contains(r.Stderr, "Infisical not read") {
+		t.Errorf("unreachable dry run: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	// --execute without Infisical is a usage error.
+	r = f.run([]string{"INFISICAL_ADDR="}, "seed", "--execute")
+	if r.Code != 125 {
+		t.Errorf("--execute without INFISICAL_ADDR: exit %d, want 125: %s", r.Code, r.Stderr)
+	}
+}
+
+func TestSeedExecuteIsIdempotent(t *testing.T) {
+	f := newOpsFixture(t)
+	r := f.run([]string{"API_TOKEN=" + opsCanaryEnv}, "seed", "--execute", "--set-values")
+	if r.Code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	wantLines(t, r.Stdout,
+		"CREATE /shared/ (folder)", "CREATE /shared/db/ (folder)", "CREATE /shared/env/ (folder)",
+		"CREATE /shared/db/POSTGRES_POOL_MIN (value from .env)",
+		"CREATE /shared/env/API_TOKEN (value from env)",
+		"created 7, updated 0, skipped 0, failed 0",
+	)
+	if i, j := strings.Index(r.Stdout, "/shared/ (folder)"), strings.Index(r.Stdout, "/shared/db/ (folder)"); i < 0 || j < i {
+		t.Errorf("parent folder not created first:\n%s", r.Stdout)
+	}
+	if v, ok := f.secret("/shared/db", "POSTGRES_POOL_MIN"); !ok || v != opsCanaryDotenv {
+		t.Errorf("POSTGRES_POOL_MIN = %q, %v", v, ok)
+	}
+	if v, ok := f.secret("/shared/env", "API_TOKEN"); !ok || v != opsCanaryEnv {
+		t.Errorf("API_TOKEN = %q, %v", v, ok)
+	}
+	if v, ok := f.secret("/shared/kafka", "KAFKA_BOOTSTRAP_SERVERS"); !ok || v != "" {
+		t.Errorf("KAFKA_BOOTSTRAP_SERVERS = %q, %v; want created empty", v, ok)
+	}
+	if _, ok := f.secret("/shared/infisical", "INFISICAL_CLIENT_SECRET"); ok {
+		t.Error("a bootstrap key was written")
+	}
+
+	f.srv.ResetCounts()
+	r = f.run([]string{"API_TOKEN=" + opsCanaryEnv}, "seed", "--execute", "--set-values")
+	if r.Code != 0 || f.writes() != 0 {
+		t.Fatalf("second run: exit %d, %d write(s)\n%s", r.Code, f.writes(), r.Stdout)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(r.Stdout), "\n")[1:] {
+		if !strings.HasPrefix(l, "SKIP ") && !strings.HasPrefix(l, "Summary:") {
+			t.Errorf("second run changes something: %q", l)
+		}
+	}
+	if !strings.Contains(r.Stdout, "created 0, updated 0, skipped 7, failed 0; nothing to change") {
+		t.Errorf("second run summary:\n%s", r.Stdout)
+	}
+}
+
+func TestSeedOverwriteExisting(t *testing.T) {
+	f := newOpsFixture(t)
+	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_DSN", "old-dsn")
+	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "") // made empty by an earlier seed
+	imp := f.write("import.env", "POSTGRES_DSN="+opsCanaryImport+"\nPOSTGRES_POOL_MAX=20\n")
+
+	steps := []struct {
+		args    []string
+		line    string
+		dsn     string
+		warning string
+	}{
+		{[]string{"--overwrite-existing"}, "SKIP /shared/db/POSTGRES_DSN (exists)", "old-dsn", "changes nothing"},
+		{[]string{"--set-values", "--import-env", imp}, "SKIP /shared/db/POSTGRES_DSN (exists)", "old-dsn", ""},
+		{[]string{"--set-values", "--import-env", imp, "--overwrite-existing"}, "UPDATE /shared/db/POSTGRES_DSN (value from " + imp + ")", opsCanaryImport, ""},
+		{[]string{"--set-values", "--import-env", imp, "--overwrite-existing"}, "SKIP /shared/db/POSTGRES_DSN (exists, same value)", opsCanaryImport, ""},
+	}
+	for i, s := range steps {
+		r := f.run(nil, "seed", append([]string{"--execute", "--no-create-missing-keys"}, s.args...)...)
+		if r.Code != 0 || !strings.Contains(r.Stdout, s.line) || !strings.Contains(r.Stderr, s.warning) {
+			t.Errorf("step %d %v: exit %d, want line %q and warning %q\n%s\n%s", i, s.args, r.Code, s.line, s.warning, r.Stdout, r.Stderr)
+		}
+		if v, _ := f.secret("/shared/db", "POSTGRES_DSN"); v != s.dsn {
+			t.Errorf("step %d: POSTGRES_DSN = %q, want %q", i, v, s.dsn)
+		}
+		if strings.Contains(r.Stdout, "CREATE") {
+			t.Errorf("step %d: --no-create-missing-keys created a key:\n%s", i, r.Stdout)
+		}
+	}
+	// An empty value is filled without --overwrite-existing.
+	if v, _ := f.secret("/shared/db", "POSTGRES_POOL_MAX"); v != "20" {
+		t.Errorf("POSTGRES_POOL_MAX = %q, want the empty value filled", v)
+	}
+}
+
+func TestSeedServiceTargetsAndFailures(t *testing.T) {
+	f := newOpsFixture(t)
+	// A reference to a secret that does not exist makes Infisical refuse
+	// that one create; the others must go on.
+	f.write("import.env", "POSTGRES_DSN=${NOPE}"+opsCanaryImport+"\nAPI_TOKEN="+opsCanaryImport+"\n")
+	r := f.run(nil, "seed", "--execute", "--service", "billing", "--set-values", "--import-env", "import.env")
+	if r.Code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	wantLines(t, r.Stdout,
+		"CREATE /services/ (folder)", "CREATE /services/billing/ (folder)", "CREATE /services/billing/db/ (folder)",
+		"FAILED /services/billing/db/POSTGRES_DSN: ",
+		"CREATE /services/billing/db/POSTGRES_POOL_MIN (empty)",
+		"CREATE /services/billing/env/API_TOKEN (value from import.env)",
+		"created 6, updated 0, skipped 0, failed 1",
+	)
+	if v, ok := f.secret("/services/billing/env", "API_TOKEN"); !ok || v != opsCanaryImport {
+		t.Errorf("API_TOKEN at the service folder = %q, %v", v, ok)
+	}
+	if _, ok := f.secret("/shared/env", "API_TOKEN"); ok {
+		t.Error("--service wrote to /shared")
+	}
+}

@@ -1,0 +1,383 @@
+package resolve
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"secret-init/contracts"
+)
+
+// Report is what `plan` and `check` print: every declared key, who asks
+// for it, where a start looks for it and (check) where its value came
+// from. It holds names and folders only, never a value, so that it can go
+// to a CI log as it is.
+//
+// The JSON field names are part of the interface (README, "plan and
+// check"); keys are sorted by kind (fetched keys, then --path keys, then
+// bootstrap keys), transport and name, so that two runs on the same
+// inputs print the same bytes.
+type Report struct {
+	Command     string        `json:"command"`     // "plan" or "check"
+	Service     string        `json:"service"`     // --service; "" means shared folders only
+	Passthrough bool          `json:"passthrough"` // INFISICAL_ADDR unset: a start reads no contract and asks nothing
+	Infisical   *InfisicalRef `json:"infisical"`   // null in passthrough
+	Files       []string      `json:"contract_files"`
+	Keys        []KeyReport   `json:"keys"`
+	Folders     []string      `json:"folders"` // folders a start requests, sorted
+	Paths       []string      `json:"paths"`   // --path folders, taken whole
+	Warnings    []string      `json:"warnings"`
+	Summary     *CheckSummary `json:"summary,omitempty"` // check only
+}
+
+// InfisicalRef says which Infisical a start talks to; no credential.
+type InfisicalRef struct {
+	Addr        string `json:"addr"`
+	ProjectID   string `json:"project_id"`
+	Environment string `json:"environment"`
+}
+
+// Kinds of a reported key.
+const (
+	KindTransport  = "transport"  // a key of a transport the contracts name
+	KindDependency = "dependency" // an explicit dependencies[] variable
+	KindBootstrap  = "bootstrap"  // read from the environment and .env only, never fetched
+	KindPath       = "path"       // found in a --path folder (check only)
+)
+
+// Local says whether the environment or .env holds a key before Infisical
+// is asked; LocalNone in JSON, "-" in the table.
+const LocalNone = "none"
+
+// KeyReport is one declared key.
+type KeyReport struct {
+	Key       string      `json:"key"`
+	Transport string      `json:"transport"` // canonical transport; "env" for a dependency; the folder for a --path key
+	Kind      string      `json:"kind"`
+	Required  bool        `json:"required"` // a dependency marked required: a start fails when no source has it
+	Sources   []SourceRef `json:"sources"`
+	Folders   []string    `json:"folders"` // in priority order; empty for bootstrap keys
+	Local     string      `json:"local"`   // "env", "dotenv" or "none"
+	Origin    string      `json:"origin,omitempty"`
+}
+
+// SourceRef is one contract place that declares a key.
+type SourceRef struct {
+	File  string `json:"file"`
+	Line  int    `json:"line"`
+	Field string `json:"field"`
+}
+
+// CheckSummary is check's verdict.
+type CheckSummary struct {
+	OK           bool              `json:"ok"`    // a start under the same flags would succeed
+	Error        string            `json:"error"` // why it would fail; "" when OK
+	Declared     int               `json:"declared"`
+	Env          int               `json:"env"`
+	Infisical    int               `json:"infisical"`
+	Dotenv       int               `json:"dotenv"`
+	Missing      int               `json:"missing"`
+	MissingKeys  []string          `json:"missing_keys"`    // in neither the environment nor Infisical (.env ones included)
+	InfisicalErr string            `json:"infisical_error"` // unreachable or login refused; "" when it answered
+	FolderErrors map[string]string `json:"folder_errors"`   // folders that failed alone (403, ...)
+	Requests     int64             `json:"requests"`
+}
+
+// PlanReport describes what a start would do, from ReadInputs' outcome
+// alone: no network.
+func PlanReport(out *Outcome, proc []string) *Report {
+	return baseReport("plan", out, proc)
+}
+
+// CheckReport describes what a start did: out and err are what Resolve
+// returned (out possibly read again with the contracts in passthrough).
+func CheckReport(out *Outcome, proc []string, err error) *Report {
+	r := baseReport("check", out, proc)
+	s := &CheckSummary{OK: err == nil, MissingKeys: []string{}, FolderErrors: map[string]string{}}
+	if err != nil {
+		s.Error = err.Error()
+	}
+	var res *Result
+	if out != nil {
+		res = out.Result
+	}
+	if res != nil {
+		s.Requests = res.Requests
+		if res.Failed != nil {
+			s.InfisicalErr = res.Failed.Error()
+		}
+		for f, e := range res.FolderErr {
+			s.FolderErrors[f] = e.Error()
+		}
+		s.MissingKeys = append(s.MissingKeys, res.Missing...)
+		slices.Sort(s.MissingKeys)
+		for k, o := range res.Origins {
+			if _, declared := r.index(k); !declared && strings.HasPrefix(o, "infisical:") {
+				folder := strings.TrimPrefix(o, "infisical:")
+				r.Keys = append(r.Keys, KeyReport{Key: k, Transport: folder, Kind: KindPath, Sources: []SourceRef{}, Folders: []string{folder}, Local: LocalNone, Origin: o})
+			}
+		}
+		sortKeys(r.Keys)
+	}
+	counted := map[string]bool{}
+	for i := range r.Keys {
+		k := &r.Keys[i]
+		if k.Kind == KindBootstrap {
+			k.Origin = localOrigin(k.Local)
+			continue
+		}
+		if res != nil && res.Origins[k.Key] != "" {
+			k.Origin = res.Origins[k.Key]
+		} else {
+			k.Origin = localOrigin(k.Local)
+		}
+		if k.Kind == KindPath || counted[k.Key] {
+			continue
+		}
+		counted[k.Key] = true
+		s.Declared++
+		switch {
+		case k.Origin == OriginEnv:
+			s.Env++
+		case k.Origin == OriginDotenv:
+			s.Dotenv++
+		case k.Origin == OriginMissing:
+			s.Missing++
+		default:
+			s.Infisical++
+		}
+		if res == nil && k.Origin != OriginEnv && !slices.Contains(s.MissingKeys, k.Key) {
+			s.MissingKeys = append(s.MissingKeys, k.Key)
+		}
+	}
+	slices.Sort(s.MissingKeys)
+	r.Summary = s
+	return r
+}
+
+func localOrigin(local string) string {
+	if local == LocalNone {
+		return OriginMissing
+	}
+	return local
+}
+
+func (r *Report) index(key string) (int, bool) {
+	for i, k := range r.Keys {
+		if k.Key == key {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// baseReport fills what plan and check share.
+func baseReport(cmd string, out *Outcome, proc []string) *Report {
+	r := &Report{Command: cmd, Files: []string{}, Keys: []KeyReport{}, Folders: []string{}, Paths: []string{}, Warnings: []string{}}
+	if out == nil {
+		return r
+	}
+	r.Passthrough = out.Passthrough
+	if !out.Passthrough {
+		b := out.Bootstrap
+		r.Infisical = &InfisicalRef{Addr: safeAddr(b.Addr), ProjectID: b.ProjectID, Environment: b.Environment}
+	}
+	if out.Set != nil {
+		r.Files = append(r.Files, out.Set.Files...)
+		for _, w := range out.Set.Warnings {
+			r.Warnings = append(r.Warnings, w.Error())
+		}
+	}
+	if p := out.Plan; p != nil {
+		r.Service = p.Service
+		r.Folders = append(r.Folders, p.Folders...)
+		r.Paths = append(r.Paths, p.Paths...)
+		for _, n := range p.Needs {
+			k := KeyReport{
+				Key: n.Key, Transport: n.Transport, Kind: KindTransport, Required: n.Required,
+				Sources: sourceRefs(n.Sources), Folders: append([]string{}, n.Folders...), Local: LocalNone,
+			}
+			if n.Transport == EnvFolder {
+				k.Kind = KindDependency
+			}
+			switch {
+			case n.InEnv:
+				k.Local = OriginEnv
+			case out.Dotenv != nil && hasKey(out.Dotenv, n.Key):
+				k.Local = OriginDotenv
+			}
+			r.Keys = append(r.Keys, k)
+		}
+	}
+	if out.Set != nil {
+		for _, b := range out.Set.Bootstrap {
+			k := KeyReport{Key: b.Key, Transport: b.Transport, Kind: KindBootstrap, Sources: sourceRefs(b.Sources), Folders: []string{}, Local: LocalNone}
+			if _, ok := LookupEnv(proc, b.Key); ok {
+				k.Local = OriginEnv
+			} else if out.Dotenv != nil && hasKey(out.Dotenv, b.Key) {
+				k.Local = OriginDotenv
+			}
+			r.Keys = append(r.Keys, k)
+		}
+	}
+	sortKeys(r.Keys)
+	return r
+}
+
+func hasKey(d *Dotenv, k string) bool {
+	_, ok := d.Values[k]
+	return ok
+}
+
+func sourceRefs(src []contracts.Source) []SourceRef {
+	out := make([]SourceRef, 0, len(src))
+	for _, s := range src {
+		out = append(out, SourceRef{File: s.File, Line: s.Line, Field: s.Field})
+	}
+	slices.SortFunc(out, func(a, b SourceRef) int {
+		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), strings.Compare(a.Field, b.Field))
+	})
+	return slices.Compact(out)
+}
+
+var kindRank = map[string]int{KindTransport: 0, KindDependency: 0, KindPath: 1, KindBootstrap: 2}
+
+func sortKeys(keys []KeyReport) {
+	slices.SortStableFunc(keys, func(a, b KeyReport) int {
+		return cmp.Or(cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]), strings.Compare(a.Transport, b.Transport), strings.Compare(a.Key, b.Key))
+	})
+}
+
+// safeAddr drops user:password@ from an address before it is printed.
+func safeAddr(addr string) string {
+	u, err := url.Parse(addr)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return "(unparsable INFISICAL_ADDR)"
+		}
+		return addr
+	}
+	u.User = nil
+	return u.String()
+}
+
+// WriteJSON writes the report as one indented JSON document.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteText writes the report as tables for a person.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	switch {
+	case r.Passthrough:
+		b.WriteString("Infisical: none (INFISICAL_ADDR not set: a start reads no contract and asks nothing)\n")
+	case r.Infisical != nil:
+		fmt.Fprintf(&b, "Infisical: %s, project %s, environment %s\n", r.Infisical.Addr, r.Infisical.ProjectID, r.Infisical.Environment)
+	}
+	svc := r.Service
+	if svc == "" {
+		svc = "(none: shared folders only)"
+	}
+	fmt.Fprintf(&b, "Service: %s\nContracts: %d file(s)\n\n", svc, len(r.Files))
+
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	if r.Command == "check" {
+		fmt.Fprintln(tw, "KEY\tTRANSPORT\tREQUIRED\tORIGIN")
+	} else {
+		fmt.Fprintln(tw, "KEY\tTRANSPORT\tREQUIRED\tLOCAL\tFOLDERS\tCONTRACTS")
+	}
+	for _, k := range r.Keys {
+		req := "no"
+		if k.Required {
+			req = "yes"
+		}
+		transport := k.Transport
+		if k.Kind == KindPath {
+			transport = "--path"
+		}
+		if k.Kind == KindBootstrap {
+			req = "bootstrap"
+		}
+		if r.Command == "check" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Key, transport, req, k.Origin)
+			continue
+		}
+		local := k.Local
+		if local == LocalNone {
+			local = "-"
+		}
+		folders := strings.Join(k.Folders, " > ")
+		if k.Kind == KindBootstrap {
+			folders = "(never fetched)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Key, transport, req, local, folders, sourceText(k.Sources))
+	}
+	tw.Flush()
+
+	if r.Command == "plan" {
+		if r.Passthrough {
+			fmt.Fprintf(&b, "\nFolders a start would request once INFISICAL_ADDR is set (%d):\n", len(r.Folders))
+		} else {
+			fmt.Fprintf(&b, "\nFolders a start would request (%d):\n", len(r.Folders))
+		}
+		for _, f := range r.Folders {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+	}
+	if len(r.Warnings) > 0 {
+		fmt.Fprintf(&b, "\nContract warnings (%d):\n", len(r.Warnings))
+		for _, w := range r.Warnings {
+			fmt.Fprintf(&b, "  %s\n", w)
+		}
+	}
+	if s := r.Summary; s != nil {
+		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical, %d from .env, %d missing",
+			s.Declared, s.Env, s.Infisical, s.Dotenv, s.Missing)
+		if len(s.MissingKeys) > 0 {
+			fmt.Fprintf(&b, "; not in env or Infisical: %s", strings.Join(s.MissingKeys, ", "))
+		}
+		fmt.Fprintf(&b, "; %d request(s)\n", s.Requests)
+		if s.InfisicalErr != "" {
+			fmt.Fprintf(&b, "Infisical failed: %s\n", s.InfisicalErr)
+		}
+		folders := make([]string, 0, len(s.FolderErrors))
+		for f := range s.FolderErrors {
+			folders = append(folders, f)
+		}
+		slices.Sort(folders)
+		for _, f := range folders {
+			fmt.Fprintf(&b, "Folder %s failed: %s\n", f, s.FolderErrors[f])
+		}
+		if s.OK {
+			b.WriteString("Result: a start would succeed\n")
+		} else {
+			fmt.Fprintf(&b, "Result: a start would fail: %s\n", s.Error)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// sourceText renders sources as file:line, comma-separated.
+func sourceText(src []SourceRef) string {
+	parts := make([]string, 0, len(src))
+	for _, s := range src {
+		p := s.File
+		if s.Line > 0 {
+			p += ":" + strconv.Itoa(s.Line)
+		}
+		if !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, ", ")
+}

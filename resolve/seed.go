@@ -1,0 +1,495 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"secret-init/resolve/infisical"
+)
+
+// SeedOptions are seed's own flags; the shared ones (contracts, service,
+// timeout, Infisical settings) come in Options.
+type SeedOptions struct {
+	Execute       bool   // write; without it seed only reads, to tell CREATE from SKIP
+	CreateMissing bool   // create the keys Infisical lacks
+	SetValues     bool   // written keys take a value from ImportEnv, else the process environment, then .env
+	ImportEnv     string // --import-env FILE: the only value source when set
+	Overwrite     bool   // replace existing non-empty values (needs SetValues to have one)
+}
+
+// Seed actions, as printed at the start of each line.
+const (
+	SeedCreate = "CREATE"
+	SeedUpdate = "UPDATE"
+	SeedSkip   = "SKIP"
+	SeedFailed = "FAILED"
+)
+
+// SeedStep is one line of seed's output: a folder or a key, what happens
+// to it and why. It never holds a value.
+type SeedStep struct {
+	Action string
+	Folder string
+	Key    string // "" for a folder
+	Note   string // the reason, or where the value comes from
+	Err    error  // FAILED only; the client keeps values out of its errors
+
+	value string // what a CREATE or UPDATE writes; never printed
+}
+
+// Target is folder/KEY, the way the lines name it.
+func (s SeedStep) Target() string {
+	if s.Key == "" {
+		return s.Folder + "/"
+	}
+	return strings.TrimSuffix(s.Folder, "/") + "/" + s.Key
+}
+
+// String renders the line: "CREATE /shared/db/POSTGRES_DSN (value from .env)".
+func (s SeedStep) String() string {
+	if s.Action == SeedFailed {
+		return fmt.Sprintf("%s %s: %v", s.Action, s.Target(), s.Err)
+	}
+	if s.Note == "" {
+		return s.Action + " " + s.Target()
+	}
+	return fmt.Sprintf("%s %s (%s)", s.Action, s.Target(), s.Note)
+}
+
+// SeedReport is what a seed run did or, in a dry run, would do.
+type SeedReport struct {
+	Execute   bool
+	Infisical *InfisicalRef // nil when Infisical was not read
+	Folders   []SeedStep    // folder creations, parents first
+	Keys      []SeedStep
+	Warnings  []string
+
+	Created, Updated, Skipped, Failed int // keys only
+}
+
+// Changes reports whether the run writes (or would write) anything.
+func (r *SeedReport) Changes() bool {
+	return r.Created+r.Updated > 0 || slices.ContainsFunc(r.Folders, func(s SeedStep) bool { return s.Action == SeedCreate })
+}
+
+// WriteText prints one line per folder and key, then the summary.
+func (r *SeedReport) WriteText(w io.Writer) error {
+	var b strings.Builder
+	if r.Execute {
+		b.WriteString("seed: writing to Infisical")
+	} else {
+		b.WriteString("seed: dry run, nothing is written (--execute writes)")
+	}
+	if r.Infisical != nil {
+		fmt.Fprintf(&b, "; %s, project %s, environment %s", r.Infisical.Addr, r.Infisical.ProjectID, r.Infisical.Environment)
+	}
+	b.WriteString("\n")
+	for _, s := range r.Folders {
+		b.WriteString(s.String() + " (folder)\n")
+	}
+	for _, s := range r.Keys {
+		b.WriteString(s.String() + "\n")
+	}
+	verb := [3]string{"created", "updated", "skipped"}
+	if !r.Execute {
+		verb = [3]string{"would create", "would update", "would skip"}
+	}
+	fmt.Fprintf(&b, "Summary: %s %d, %s %d, %s %d, failed %d", verb[0], r.Created, verb[1], r.Updated, verb[2], r.Skipped, r.Failed)
+	if !r.Changes() && r.Failed == 0 {
+		b.WriteString("; nothing to change")
+	}
+	b.WriteString("\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// seedKey is one key to seed and its target folder.
+type seedKey struct {
+	key, folder string
+}
+
+// Seed fills Infisical from the contracts: every declared key, bootstrap
+// keys excepted, at /shared/<transport>/KEY (/shared/env/KEY for
+// dependencies), or under /services/<slug>/ with a service. Folders that
+// do not exist are created first, parents first. A failure on one key
+// does not stop the others.
+//
+// A dry run reads Infisical (to tell CREATE from SKIP) but sends no write;
+// when Infisical cannot be read it still lists what it would do, with a
+// warning. The error is a *UsageError for bad input, or says why nothing
+// could be done at all (login refused); per-key failures are in the report.
+func Seed(ctx context.Context, o Options, so SeedOptions, proc []string) (*SeedReport, error) {
+	ro := o
+	ro.Required = false // contract warnings: decided below, as a usage error
+	out, err := ReadInputs(ro, proc, true)
+	if err != nil {
+		return nil, err
+	}
+	if o.Required && len(out.Set.Warnings) > 0 {
+		return nil, &UsageError{fmt.Errorf("%d contract warning(s) and --required is set; the first: %s", len(out.Set.Warnings), out.Set.Warnings[0].Error())}
+	}
+	values, err := seedValues(so, proc, out.Dotenv)
+	if err != nil {
+		return nil, err
+	}
+	rep := &SeedReport{Execute: so.Execute}
+	if so.ImportEnv != "" && !so.SetValues {
+		rep.Warnings = append(rep.Warnings, "--import-env is only read with --set-values; created keys get an empty value")
+	}
+	if so.Overwrite && !so.SetValues {
+		rep.Warnings = append(rep.Warnings, "--overwrite-existing without --set-values changes nothing: there is no value to write")
+	}
+	keys := seedTargets(out.Plan)
+
+	b := out.Bootstrap
+	var c *infisical.Client
+	var offline error // why Infisical is not read
+	switch {
+	case b.Addr == "":
+		offline = errors.New("INFISICAL_ADDR is not set")
+	default:
+		offline = b.Check()
+	}
+	if offline == nil {
+		if c, err = infisical.New(infisical.Config{Addr: b.Addr, CACertFile: o.CACert}); err != nil {
+			return nil, &UsageError{err}
+		}
+	}
+	if offline != nil && so.Execute {
+		return nil, &UsageError{fmt.Errorf("seed --execute needs Infisical and an identity that may write: %w", offline)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	if offline == nil {
+		if err := b.Login(ctx, c); err != nil {
+			if so.Execute {
+				return nil, fmt.Errorf("login to Infisical at %s: %w", safeAddr(b.Addr), err)
+			}
+			offline = fmt.Errorf("login: %w", err)
+		}
+	}
+	if offline == nil {
+		rep.Infisical = &InfisicalRef{Addr: safeAddr(b.Addr), ProjectID: b.ProjectID, Environment: b.Environment}
+	} else {
+		rep.Warnings = append(rep.Warnings, "Infisical not read ("+offline.Error()+"): every key is shown as it would be if absent")
+		c = nil
+	}
+
+	st := &seedState{c: c, b: b, folders: map[string]folderState{}, children: map[string]map[string]bool{}, listErr: map[string]error{}}
+	st.readFolders(ctx, keys, so.Execute)
+	rep.Warnings = append(rep.Warnings, st.warnings...)
+	for _, k := range keys {
+		rep.Keys = append(rep.Keys, st.decide(k, so, values))
+	}
+	st.keepNeededFolders(rep.Keys)
+	if so.Execute {
+		st.createFolders(ctx)
+		for i := range rep.Keys {
+			if k := &rep.Keys[i]; k.Action == SeedCreate && st.folders[k.Folder] == folderFailed {
+				k.Action, k.Err = SeedFailed, st.listErr[k.Folder]
+			}
+		}
+		st.write(ctx, rep.Keys)
+	}
+	rep.Folders = st.folderSteps
+	for _, s := range rep.Keys {
+		switch s.Action {
+		case SeedCreate:
+			rep.Created++
+		case SeedUpdate:
+			rep.Updated++
+		case SeedSkip:
+			rep.Skipped++
+		case SeedFailed:
+			rep.Failed++
+		}
+	}
+	return rep, nil
+}
+
+// valueSource finds a key's value for --set-values and names where it
+// came from; an empty value counts as none.
+type valueSource func(key string) (value, from string, ok bool)
+
+func seedValues(so SeedOptions, proc []string, d *Dotenv) (valueSource, error) {
+	if !so.SetValues {
+		return func(string) (string, string, bool) { return "", "", false }, nil
+	}
+	if so.ImportEnv != "" {
+		f, err := ReadDotenv(so.ImportEnv, true)
+		if err != nil {
+			return nil, &UsageError{fmt.Errorf("--import-env: %w", err)}
+		}
+		return func(k string) (string, string, bool) {
+			v := f.Values[k]
+			return v, f.Path, v != ""
+		}, nil
+	}
+	return func(k string) (string, string, bool) {
+		if v, ok := LookupEnv(proc, k); ok && v != "" {
+			return v, "env", true
+		}
+		if v := d.Values[k]; v != "" {
+			return v, d.Path, true
+		}
+		return "", "", false
+	}, nil
+}
+
+// seedTargets lists each declared key once, at the first folder a start
+// would ask for it under its first transport (the one a start finds
+// first), bootstrap keys left out.
+func seedTargets(p *Plan) []seedKey {
+	var out []seedKey
+	seen := map[string]bool{}
+	for _, n := range p.Needs {
+		if seen[n.Key] || slices.Contains(BootstrapKeys, n.Key) || len(n.Folders) == 0 {
+			continue
+		}
+		seen[n.Key] = true
+		out = append(out, seedKey{key: n.Key, folder: n.Folders[0]})
+	}
+	return out
+}
+
+// folderState is what seed knows of one target folder.
+type folderState int
+
+const (
+	folderUnknown folderState = iota // Infisical not read
+	folderExists
+	folderMissing // to be created
+	folderFailed  // reading or creating it failed: its keys fail
+)
+
+type seedState struct {
+	c *infisical.Client // nil: offline
+	b Bootstrap
+
+	folders     map[string]folderState
+	children    map[string]map[string]bool // parent -> names of its subfolders, as listed
+	secrets     map[string]map[string]string
+	listErr     map[string]error // folder -> why its keys cannot be decided or written
+	folderSteps []SeedStep
+	warnings    []string
+	execute     bool
+}
+
+// readFolders finds which target folders and parents exist, then lists
+// the secrets of the existing target folders.
+func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bool) {
+	st.execute = execute
+	st.secrets = map[string]map[string]string{}
+	var targets []string
+	for _, k := range keys {
+		if !slices.Contains(targets, k.folder) {
+			targets = append(targets, k.folder)
+		}
+	}
+	slices.Sort(targets)
+	if st.c == nil {
+		for _, f := range targets {
+			st.folders[f] = folderUnknown
+		}
+		return
+	}
+	for _, f := range targets {
+		for _, a := range ancestors(f) {
+			if _, done := st.folders[a]; done {
+				continue
+			}
+			st.folders[a] = st.exists(ctx, a)
+			if st.folders[a] == folderMissing {
+				st.folderSteps = append(st.folderSteps, SeedStep{Action: SeedCreate, Folder: a})
+			}
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, MaxParallel)
+	for _, f := range targets {
+		if st.folders[f] != folderExists {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(f string) {
+			defer func() { <-sem; wg.Done() }()
+			list, err := st.c.ListSecrets(ctx, infisical.ListOptions{ProjectID: st.b.ProjectID, Environment: st.b.Environment, Path: f})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				st.folders[f] = folderFailed
+				st.listErr[f] = err
+				return
+			}
+			own := map[string]string{}
+			for _, s := range list {
+				// An imported secret lives elsewhere: the folder itself
+				// still lacks the key, and creating it is what seed is for.
+				if s.Path == f {
+					own[s.Key] = s.Value
+				}
+			}
+			st.secrets[f] = own
+		}(f)
+	}
+	wg.Wait()
+}
+
+// exists asks the parent folder whether folder f is there. A parent that
+// is missing has no children; a parent whose listing failed makes its
+// children fail too.
+func (st *seedState) exists(ctx context.Context, f string) folderState {
+	if f == "/" {
+		return folderExists
+	}
+	parent, name := path.Split(f)
+	parent = CleanFolder(parent)
+	switch st.folders[parent] {
+	case folderMissing:
+		return folderMissing
+	case folderFailed:
+		st.listErr[f] = st.listErr[parent]
+		return folderFailed
+	}
+	kids, ok := st.children[parent]
+	if !ok {
+		names, err := st.c.ListFolders(ctx, st.b.ProjectID, st.b.Environment, parent)
+		switch {
+		case errors.Is(err, infisical.ErrNotFound):
+			names = nil
+		case err != nil:
+			st.listErr[f] = err
+			if !st.execute {
+				st.warnings = append(st.warnings, fmt.Sprintf("cannot list folders in %s: %v", parent, err))
+			}
+			return folderFailed
+		}
+		kids = map[string]bool{}
+		for _, n := range names {
+			kids[n] = true
+		}
+		st.children[parent] = kids
+	}
+	if kids[name] {
+		return folderExists
+	}
+	return folderMissing
+}
+
+// ancestors returns /a, /a/b, /a/b/c for /a/b/c.
+func ancestors(f string) []string {
+	var out []string
+	parts := strings.Split(strings.Trim(f, "/"), "/")
+	for i := range parts {
+		out = append(out, "/"+strings.Join(parts[:i+1], "/"))
+	}
+	return out
+}
+
+// keepNeededFolders drops the creation of folders that no created key
+// lands in: seed makes only the folders it fills.
+func (st *seedState) keepNeededFolders(keys []SeedStep) {
+	needed := map[string]bool{}
+	for _, k := range keys {
+		if k.Action == SeedCreate {
+			for _, a := range ancestors(k.Folder) {
+				needed[a] = true
+			}
+		}
+	}
+	st.folderSteps = slices.DeleteFunc(st.folderSteps, func(s SeedStep) bool { return !needed[s.Folder] })
+}
+
+// createFolders creates the missing folders, parents first; a folder that
+// cannot be created fails its subfolders and keys.
+func (st *seedState) createFolders(ctx context.Context) {
+	for i := range st.folderSteps {
+		s := &st.folderSteps[i]
+		parent, name := path.Split(s.Folder)
+		parent = CleanFolder(parent)
+		if st.folders[parent] == folderFailed {
+			s.Action, s.Err = SeedFailed, fmt.Errorf("parent folder %s was not created", parent)
+			st.folders[s.Folder] = folderFailed
+			st.listErr[s.Folder] = s.Err
+			continue
+		}
+		if err := st.c.CreateFolder(ctx, st.b.ProjectID, st.b.Environment, parent, name); err != nil {
+			s.Action, s.Err = SeedFailed, err
+			st.folders[s.Folder] = folderFailed
+			st.listErr[s.Folder] = fmt.Errorf("folder %s was not created", s.Folder)
+		}
+	}
+}
+
+// decide says what to do with one key, without writing.
+func (st *seedState) decide(k seedKey, so SeedOptions, values valueSource) SeedStep {
+	s := SeedStep{Folder: k.folder, Key: k.key}
+	v, from, have := values(k.key)
+	state := st.folders[k.folder]
+	if state == folderFailed {
+		s.Action, s.Err = SeedFailed, st.listErr[k.folder]
+		return s
+	}
+	current, exists := st.secrets[k.folder][k.key]
+	switch {
+	case !exists && !so.CreateMissing:
+		s.Action, s.Note = SeedSkip, "missing; --no-create-missing-keys"
+	case !exists:
+		s.Action, s.Note = SeedCreate, "empty"
+		if have {
+			s.value, s.Note = v, "value from "+from
+		}
+		if state == folderUnknown {
+			s.Note += "; Infisical not read"
+		}
+	case !have:
+		s.Action, s.Note = SeedSkip, "exists"
+	case current == v:
+		s.Action, s.Note = SeedSkip, "exists, same value"
+	case current == "":
+		// An empty key is one an earlier seed made without a value:
+		// filling it overwrites nothing.
+		s.Action, s.Note, s.value = SeedUpdate, "empty, value from "+from, v
+	case !so.Overwrite:
+		s.Action, s.Note = SeedSkip, "exists"
+	default:
+		s.Action, s.Note, s.value = SeedUpdate, "value from "+from, v
+	}
+	return s
+}
+
+// write sends the creates and updates, a few at a time; each failure
+// turns its own line into FAILED and nothing else.
+func (st *seedState) write(ctx context.Context, steps []SeedStep) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, MaxParallel)
+	for i := range steps {
+		s := &steps[i]
+		if s.Action != SeedCreate && s.Action != SeedUpdate {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var err error
+			if s.Action == SeedCreate {
+				err = st.c.CreateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
+			} else {
+				err = st.c.UpdateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
+			}
+			if err != nil {
+				s.Action, s.Err = SeedFailed, err
+			}
+		}()
+	}
+	wg.Wait()
+}
