@@ -380,11 +380,11 @@ func TestLoadHostileFiles(t *testing.T) {
 		data string
 		want string // the file's single warning, after "path"
 	}{
-		{"too large", "metadata:\n  transport_type: kafka\n" + big, ": larger than 1024 KiB; skipped"},
-		{"flow nesting", strings.Repeat("[", 10000) + strings.Repeat("]", 10000), ": nested deeper than 256 levels; file skipped"},
-		{"flow nesting past yaml.v3's limit", "metadata: " + strings.Repeat("{a: ", 20000), ": nested deeper than 256 levels; file skipped"},
-		{"block nesting", strings.Repeat("- ", 10000) + "x\n", ": nested deeper than 256 levels; file skipped"},
-		{"indented nesting", deepIndent(600), ": nested deeper than 256 levels; file skipped"},
+		{"too large", "metadata:\n  transport_type: kafka\n" + big, ": larger than 256 KiB; skipped"},
+		{"flow nesting", strings.Repeat("[", 10000) + strings.Repeat("]", 10000), ": nested deeper than 64 levels; file skipped"},
+		{"flow nesting past yaml.v3's limit", "metadata: " + strings.Repeat("{a: ", 20000), ": nested deeper than 64 levels; file skipped"},
+		{"block nesting", strings.Repeat("- ", 10000) + "x\n", ": nested deeper than 64 levels; file skipped"},
+		{"indented nesting", deepIndent(200), ": nested deeper than 64 levels; file skipped"},
 		{"invalid UTF-8", "metadata:\n  transport_type: \"k\xffafka\"\n", ": invalid YAML: invalid leading UTF-8 octet"},
 		{"binary", "\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00>\x00", ": invalid YAML: control characters are not allowed"},
 		{"unknown anchor", "metadata: *nope\n", ": invalid YAML: unknown anchor 'nope' referenced"},
@@ -475,5 +475,26 @@ func TestWarningString(t *testing.T) {
 		if err.Error() != tt.want {
 			t.Errorf("Error() = %q, want %q", err.Error(), tt.want)
 		}
+	}
+}
+
+func TestLoadWorstCaseWithinCaps(t *testing.T) {
+	// The slowest shapes that pass the depth check: 1 MiB of lines nested
+	// as deep as allowed, in block and in flow style.
+	dir := t.TempDir()
+	block := strings.Repeat("- ", maxDepth-2) + "x\n"
+	flow := "- " + strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1) + "\n"
+	for name, line := range map[string]string{"block": block, "flow": flow} {
+		path := filepath.Join(dir, name+".yaml")
+		writeFile(t, path, strings.Repeat(line, (MaxFileSize-1)/len(line)))
+		start := time.Now()
+		s, err := Load([]string{path}, true, nil)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: took %v", name, d)
+		}
+		if err != nil || len(s.Files) != 1 {
+			t.Errorf("%s: err %v, files %q; want the file read", name, err, s.Files)
+		}
+		t.Logf("%s: %v", name, time.Since(start))
 	}
 }
