@@ -222,14 +222,20 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if ctx.Err() != nil {
 			return lastErr
 		}
-		if !retryable(k, status, err) || attempt+1 >= c.retry.MaxAttempts {
+		if !retryable(k, status, err) {
 			return lastErr
+		}
+		if attempt+1 >= c.retry.MaxAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", lastErr, attempt+1)
 		}
 		wait, ok := c.retry.delay(ctx, attempt, retryAfter)
 		if !ok {
 			// Waiting would outlive the caller's deadline: the last error says
 			// more than a bare "context deadline exceeded" would.
-			return lastErr
+			if retryAfter > 0 {
+				return fmt.Errorf("%w (not retried: Retry-After %s is past the deadline)", lastErr, retryAfter)
+			}
+			return fmt.Errorf("%w (not retried: the next backoff is past the deadline)", lastErr)
 		}
 		t := time.NewTimer(wait)
 		select {

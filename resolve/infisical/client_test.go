@@ -168,6 +168,9 @@ func TestDeadline(t *testing.T) {
 		if elapsed > time.Second {
 			t.Fatalf("gave up after %v, want at once", elapsed)
 		}
+		if !strings.Contains(err.Error(), "Retry-After 5s is past the deadline") {
+			t.Fatalf("err = %v, want it to say why it gave up", err)
+		}
 		if n := s.Count("GET", "/api/v3/secrets/raw"); n != 2 {
 			t.Fatalf("server saw %d lists, want 2", n)
 		}

@@ -23,8 +23,8 @@ type RetryPolicy struct {
 	MaxAttempts int
 	// RetryAfterJitter is the largest random extra added to a server's
 	// Retry-After, so that many clients told "1" do not return in one wave;
-	// default 500ms. The extra is also capped at a quarter of Retry-After
-	// when that is larger than 2s, and never runs past the ctx deadline.
+	// default 500ms. For a Retry-After above 2s the extra may grow to a
+	// quarter of it. It never runs past the ctx deadline.
 	RetryAfterJitter time.Duration
 }
 
