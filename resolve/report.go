@@ -340,12 +340,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if s := r.Summary; s != nil {
-		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical, %d from .env, %d missing",
-			s.Declared, s.Env, s.Infisical, s.Dotenv, s.Missing)
+		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical, %d from .env, %d missing; %d request(s)\n",
+			s.Declared, s.Env, s.Infisical, s.Dotenv, s.Missing, s.Requests)
 		if len(s.MissingKeys) > 0 {
-			fmt.Fprintf(&b, "; not in env or Infisical: %s", strings.Join(s.MissingKeys, ", "))
+			fmt.Fprintf(&b, "In neither env nor Infisical (fatal with --required): %s\n", strings.Join(s.MissingKeys, ", "))
 		}
-		fmt.Fprintf(&b, "; %d request(s)\n", s.Requests)
 		if s.InfisicalErr != "" {
 			fmt.Fprintf(&b, "Infisical failed: %s\n", s.InfisicalErr)
 		}
