@@ -490,6 +490,29 @@ func TestConcurrentLists(t *testing.T) {
 	}
 }
 
+func TestKeepAlive(t *testing.T) {
+	s, c := fixture(t)
+	cx := ctx(t, 10*time.Second)
+	for i := range 6 {
+		if i == 2 {
+			s.FailNext(1, 503) // an error answer must not cost the connection
+		}
+		if _, err := list(c, s, cx, "/shared/db"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GetSecret(cx, s.ProjectID(), "dev", "/shared/db", "NOPE"); !errors.Is(err, infisical.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	conns := map[string]bool{}
+	for _, r := range s.Requests() {
+		conns[r.Remote] = true
+	}
+	if len(s.Requests()) != 13 || len(conns) != 1 {
+		t.Fatalf("%d requests over %d connections, want 13 over 1", len(s.Requests()), len(conns))
+	}
+}
+
 func TestCACert(t *testing.T) {
 	s := infisicaltest.NewTLSServer()
 	defer s.Close()

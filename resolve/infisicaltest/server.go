@@ -118,7 +118,8 @@ type Request struct {
 	Status       int // 0 when the connection was reset mid-answer
 	ReqID        string
 	UserAgent    string
-	Bearer       bool // an Authorization: Bearer header was present
+	Bearer       bool   // an Authorization: Bearer header was present
+	Remote       string // client address; one per connection, so keep-alive is visible
 	At           time.Time
 }
 
@@ -351,7 +352,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	idx := len(s.log)
 	s.log = append(s.log, Request{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), ReqID: reqID,
-		UserAgent: r.UserAgent(), Bearer: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "), At: now,
+		UserAgent: r.UserAgent(), Bearer: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "),
+		Remote: r.RemoteAddr, At: now,
 	})
 	var limited int
 	if s.bucket != nil {
