@@ -52,17 +52,21 @@ func routeArgs(p *kong.Kong, args []string) (out []string, explicitRun bool) {
 }
 
 // flagSet reports whether the user gave flag name on the command line or
-// through its environment variable (not only its default).
+// through its environment variable, not only its default (kong marks a
+// defaulted flag as set, so its parse path is what tells).
 func flagSet(ctx *kong.Context, name string) bool {
+	for _, p := range ctx.Path {
+		if p.Flag != nil && p.Flag.Name == name {
+			return true
+		}
+	}
 	for _, f := range ctx.Flags() {
-		if f.Name == name {
-			if f.Set {
+		if f.Name != name {
+			continue
+		}
+		for _, e := range f.Envs {
+			if _, ok := lookupProcEnv(e); ok {
 				return true
-			}
-			for _, e := range f.Envs {
-				if _, ok := lookupProcEnv(e); ok {
-					return true
-				}
 			}
 		}
 	}
