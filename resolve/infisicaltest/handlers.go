@@ -43,49 +43,50 @@ func (s *Server) issue(p *principal) string {
 }
 
 func (s *Server) loginUniversal(r *http.Request, reqID string) answer {
-	var in struct{ ClientID, ClientSecret string }
-	if a := readBody(r, reqID, &in); a != nil {
-		return *a
-	}
-	if in.ClientID == "" {
-		return validation(reqID, "clientId")
-	}
-	if in.ClientSecret == "" {
-		return validation(reqID, "clientSecret")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := s.ua[in.ClientID]
-	if id == nil || id.secret != in.ClientSecret {
-		return apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Invalid credentials")
-	}
-	return loginAnswer(s.issue(id.p))
+	return s.login(r, reqID, "clientId", "clientSecret", func(id, cred string) (*principal, answer) {
+		ua := s.ua[id]
+		if ua == nil || ua.secret != cred {
+			return nil, apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Invalid credentials")
+		}
+		return ua.p, answer{}
+	})
 }
 
 func (s *Server) loginKubernetes(r *http.Request, reqID string) answer {
-	var in struct {
-		IdentityID string `json:"identityId"`
-		JWT        string `json:"jwt"`
-	}
+	return s.login(r, reqID, "identityId", "jwt", func(id, cred string) (*principal, answer) {
+		k := s.k8s[id]
+		if k == nil {
+			return nil, apiError(reqID, http.StatusNotFound, "NotFound", "Kubernetes auth method not found for identity, did you configure Kubernetes auth?")
+		}
+		if k.jwt != cred {
+			return nil, apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Access denied: Kubernetes token review failed")
+		}
+		return k.p, answer{}
+	})
+}
+
+// login decodes a login body, requires its identity and credential fields and
+// issues a token if check (run under the lock) accepts them.
+func (s *Server) login(r *http.Request, reqID, idField, credField string, check func(id, cred string) (*principal, answer)) answer {
+	var in map[string]any
 	if a := readBody(r, reqID, &in); a != nil {
 		return *a
 	}
-	if in.IdentityID == "" {
-		return validation(reqID, "identityId")
+	id, _ := in[idField].(string)
+	cred, _ := in[credField].(string)
+	if id == "" {
+		return validation(reqID, idField)
 	}
-	if in.JWT == "" {
-		return validation(reqID, "jwt")
+	if cred == "" {
+		return validation(reqID, credField)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := s.k8s[in.IdentityID]
-	if id == nil {
-		return apiError(reqID, http.StatusNotFound, "NotFound", "Kubernetes auth method not found for identity, did you configure Kubernetes auth?")
+	p, fail := check(id, cred)
+	if p == nil {
+		return fail
 	}
-	if id.jwt != in.JWT {
-		return apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Access denied: Kubernetes token review failed")
-	}
-	return loginAnswer(s.issue(id.p))
+	return loginAnswer(s.issue(p))
 }
 
 func (s *Server) renew(r *http.Request, reqID string) answer {
