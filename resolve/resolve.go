@@ -84,10 +84,10 @@ func ReadInputs(o Options, proc []string, forceContracts bool) (*Outcome, error)
 	for _, w := range set.Warnings {
 		o.Log.Warn().Msg(w.Error())
 	}
+	out.Plan = BuildPlan(set, m, o.Service, o.Paths, proc)
 	if o.Required && len(set.Warnings) > 0 {
 		return out, &StartError{fmt.Errorf("%d contract warning(s) and --required is set; the first: %s", len(set.Warnings), set.Warnings[0].Error())}
 	}
-	out.Plan = BuildPlan(set, m, o.Service, o.Paths, proc)
 	return out, nil
 }
 
