@@ -1,0 +1,267 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"secret-init/resolve/infisicaltest"
+)
+
+// Shape of the prefetch scenario of issue 3: 8 folders of 10 keys.
+const (
+	nFolders  = 8
+	keysPerFd = 10
+)
+
+// fixture is one service's inputs (contracts and a transport map in a temp
+// dir) and an in-process Infisical test server holding their secrets.
+type fixture struct {
+	bin       string
+	dir       string // working directory: holds no .env
+	contracts string
+	tmap      string
+	srv       *infisicaltest.Server
+	clientID  string
+	secret    string
+	env       []string
+	want      map[string]string // every declared key and its value
+	hidden    []string          // undeclared keys in the same folders
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func folderPath(i int) string { return fmt.Sprintf("/shared/t%d", i) }
+
+// newFixture writes contracts that need transports t1..t8, a transport map
+// that gives each 10 keys, and seeds the server with those keys plus one
+// undeclared key per folder (which must never reach the command).
+func newFixture(root, name, bin string, plainEnv []string, opts ...infisicaltest.Option) (*fixture, error) {
+	f := &fixture{bin: bin, dir: filepath.Join(root, name), want: map[string]string{}}
+	f.contracts = filepath.Join(f.dir, "contracts")
+	f.tmap = filepath.Join(f.dir, "transport-map.yaml")
+	if err := os.MkdirAll(filepath.Join(f.contracts, "node_bench"), 0o755); err != nil {
+		return nil, err
+	}
+	var tm, ct strings.Builder
+	tm.WriteString("transports:\n")
+	ct.WriteString("name: node_bench\nhandler_routing:\n  routing_strategy: operation_match\n  handlers:\n")
+	f.srv = infisicaltest.NewServer(opts...)
+	f.clientID, f.secret = "bench-"+randHex(4), randHex(16)
+	f.srv.AddUniversalIdentity(f.clientID, f.secret)
+	for i := 1; i <= nFolders; i++ {
+		var keys []string
+		for k := 1; k <= keysPerFd; k++ {
+			key := fmt.Sprintf("T%d_K%02d", i, k)
+			keys = append(keys, key)
+			f.want[key] = fmt.Sprintf("v-%s-%s", key, randHex(6))
+			f.srv.SetSecret("dev", folderPath(i), key, f.want[key])
+		}
+		hidden := fmt.Sprintf("T%d_UNDECLARED", i)
+		f.hidden = append(f.hidden, hidden)
+		f.srv.SetSecret("dev", folderPath(i), hidden, "undeclared-"+randHex(6))
+		fmt.Fprintf(&tm, "  t%d:\n    keys: [%s]\n", i, strings.Join(keys, ", "))
+		fmt.Fprintf(&ct, "    - operation: op_%d\n      handler_type: t%d\n", i, i)
+	}
+	if err := os.WriteFile(f.tmap, []byte(tm.String()), 0o644); err != nil {
+		f.srv.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(f.contracts, "node_bench", "contract.yaml"), []byte(ct.String()), 0o644); err != nil {
+		f.srv.Close()
+		return nil, err
+	}
+	f.env = append(slices.Clone(plainEnv),
+		"INFISICAL_ADDR="+f.srv.URL,
+		"INFISICAL_CLIENT_ID="+f.clientID,
+		"INFISICAL_CLIENT_SECRET="+f.secret,
+		"INFISICAL_PROJECT_ID="+infisicaltest.DefaultProject,
+		"INFISICAL_ENVIRONMENT=dev",
+	)
+	return f, nil
+}
+
+// secretInit is secret-init with the fixture's contracts and map, then args.
+func (f *fixture) secretInit(name string, args ...string) cmdSpec {
+	argv := append([]string{f.bin, "--contracts", f.contracts, "--transport-map", f.tmap}, args...)
+	return cmdSpec{name: name, argv: argv, env: f.env, dir: f.dir}
+}
+
+// checkEnv compares what a command printed with `env` against the
+// fixture: every declared key with its value, no undeclared key.
+func (f *fixture) checkEnv(data []byte) (good, bad int, leaked bool) {
+	got := map[string]string{}
+	for _, l := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			got[k] = v
+		}
+	}
+	for k, v := range f.want {
+		if got[k] == v {
+			good++
+		} else {
+			bad++
+		}
+	}
+	for _, h := range f.hidden {
+		if _, ok := got[h]; ok {
+			leaked = true
+		}
+	}
+	return good, bad, leaked
+}
+
+// reqSummary counts one start's requests from the server's log.
+type reqSummary struct {
+	logins, lists, other, non200 int
+	first, last                  time.Time
+}
+
+func summarizeRequests(rs []infisicaltest.Request) reqSummary {
+	var s reqSummary
+	for _, r := range rs {
+		switch {
+		case strings.HasPrefix(r.Path, "/api/v1/auth/"):
+			s.logins++
+		case r.Path == "/api/v3/secrets/raw":
+			s.lists++
+		default:
+			s.other++
+		}
+		if r.Status != 200 {
+			s.non200++
+		}
+		if s.first.IsZero() || r.At.Before(s.first) {
+			s.first = r.At
+		}
+		if r.At.After(s.last) {
+			s.last = r.At
+		}
+	}
+	return s
+}
+
+// benchPrefetch times a start that needs 8 folders against a server that
+// adds o.latency to every answer, interleaved with /bin/true so that the
+// difference is secret-init's own cost, and reads each start's requests
+// from the server's log.
+func benchPrefetch(o *options, env *benchEnv, fx *fixture) *table {
+	rt := o.latency
+	t := &table{
+		title: fmt.Sprintf("4. Prefetch: contracts needing %d folders × %d keys, test server adding %v to every answer; %d timed starts after %d warm-ups",
+			nFolders, keysPerFd, rt, o.prefetchRuns, o.prefetchWarm),
+		head: []string{"client", "median ms", "p90 ms", "round trips", "≤ 3 RT", "requests/start", "= 1+8 requests"},
+	}
+	fx.srv.SetLatency(rt)
+
+	// One start whose command prints its environment: the figures below
+	// only count if the keys really arrive.
+	verified := "not verified"
+	if out, err := os.CreateTemp(env.root, "prefetch-env-*.txt"); err == nil {
+		spec := fx.secretInit("verify", "--", env.envBin)
+		res, err := runOnceIO(spec, 30*time.Second, devNull.Fd(), out.Fd(), devNull.Fd())
+		out.Close()
+		data, rerr := os.ReadFile(out.Name())
+		switch {
+		case err != nil:
+			verified = "verification run failed: " + err.Error()
+		case exitCode(res.ws) != 0:
+			verified = fmt.Sprintf("verification run exited %d", exitCode(res.ws))
+		case rerr != nil:
+			verified = rerr.Error()
+		default:
+			good, bad, leaked := fx.checkEnv(data)
+			verified = fmt.Sprintf("the command got %d/%d declared keys with the right values (%d wrong or missing); undeclared keys leaked: %v",
+				good, len(fx.want), bad, leaked)
+		}
+	}
+
+	trueSpec := cmdSpec{name: "/bin/true", argv: []string{"/bin/true"}, env: fx.env, dir: fx.dir}
+	siSpec := fx.secretInit("secret-init", "--", "/bin/true")
+	var trueWalls, siWalls, pre, netw, post []time.Duration
+	var reqCounts []int
+	var shapes []string
+	failed, lastErr := 0, ""
+	deadline := time.Now().Add(o.prefetchBudget)
+	for i := range o.prefetchWarm + o.prefetchRuns {
+		if time.Now().After(deadline) {
+			break
+		}
+		tr, err := runOnce(trueSpec, 10*time.Second)
+		if err == nil && i >= o.prefetchWarm {
+			trueWalls = append(trueWalls, tr.wall)
+		}
+		fx.srv.ResetCounts()
+		res, err := runOnce(siSpec, 30*time.Second)
+		reqs := fx.srv.Requests()
+		if i < o.prefetchWarm {
+			continue
+		}
+		if err != nil || exitCode(res.ws) != 0 {
+			failed++
+			if err != nil {
+				lastErr = err.Error()
+			} else {
+				lastErr = fmt.Sprintf("exit %d", exitCode(res.ws))
+			}
+			continue
+		}
+		s := summarizeRequests(reqs)
+		siWalls = append(siWalls, res.wall)
+		reqCounts = append(reqCounts, len(reqs))
+		shapes = append(shapes, fmt.Sprintf("%d login + %d lists + %d other, %d not 200", s.logins, s.lists, s.other, s.non200))
+		if len(reqs) > 0 {
+			// The server runs in this process, so its request times and
+			// the spawn time share Go's monotonic clock.
+			pre = append(pre, s.first.Sub(res.start))
+			netw = append(netw, s.last.Sub(s.first))
+			post = append(post, res.start.Add(res.wall).Sub(s.last))
+		}
+	}
+	trueMed := medianOf(trueWalls)
+	siStats := summarize(siWalls)
+	if siStats.n > 0 {
+		cost := siStats.median - trueMed
+		rts := float64(cost) / float64(rt)
+		reqs := slices.Clone(reqCounts)
+		slices.Sort(reqs)
+		exact := reqs[0] == 1+nFolders && reqs[len(reqs)-1] == 1+nFolders
+		reqStr := fmt.Sprint(reqs[0])
+		if reqs[0] != reqs[len(reqs)-1] {
+			reqStr = fmt.Sprintf("%d..%d", reqs[0], reqs[len(reqs)-1])
+		}
+		t.add("secret-init process: start, login, lists, exec /bin/true; minus /bin/true",
+			ms(cost), ms(siStats.p90-trueMed), fmt.Sprintf("%.2f", rts), verdict(rts <= 3), reqStr, verdict(exact))
+	} else {
+		t.add("secret-init", "-", "-", "-", "not measured", "-", "not measured")
+	}
+
+	sdkRow(t, o, fx)
+
+	t.note("%s.", verified)
+	if siStats.n > 0 {
+		t.note("/bin/true alone, interleaved: median %s ms. Raw secret-init wall: median %s ms, min %s ms.", ms(trueMed), ms(siStats.median), ms(siStats.min))
+		t.note("secret-init's time, medians from the server's log (same clock): spawn → first request %s ms (process start, flags, contracts); first → last request %s ms (login answer %v, then the lists go out); last request → exit %s ms (list answer %v, merge, exec, /bin/true).",
+			ms(medianOf(pre)), ms(medianOf(netw)), rt, ms(medianOf(post)), rt)
+		counts := map[string]int{}
+		for _, s := range shapes {
+			counts[s]++
+		}
+		for s, n := range counts {
+			t.note("requests per start: %s (%d of %d starts)", s, n, len(shapes))
+		}
+	}
+	if failed > 0 {
+		t.note("%d secret-init starts failed; last: %s", failed, lastErr)
+	}
+	return t
+}
