@@ -23,4 +23,4 @@ echo "== secret-init check --service billing (where each key comes from)"
 "$bin/secret-init" check --service billing || true
 echo
 echo "== secret-init --service billing -- ./show-env.sh"
-"$bin/secret-init" --service billing --log-format console -- ./show-env.sh
+"$bin/secret-init" --service billing -- ./show-env.sh
