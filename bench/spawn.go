@@ -23,9 +23,11 @@ type cmdSpec struct {
 
 // spawnResult is one finished run.
 type spawnResult struct {
-	start time.Time // just before fork, with Go's monotonic reading
-	wall  time.Duration
-	ws    syscall.WaitStatus
+	start  time.Time // just before fork, with Go's monotonic reading
+	wall   time.Duration
+	ws     syscall.WaitStatus
+	cpu    time.Duration // user+sys of the process and the children it reaped
+	minflt int64         // minor page faults, same scope
 }
 
 // devNull is opened once: opening it per run would be timed.
@@ -64,21 +66,23 @@ func runOnceIO(c cmdSpec, limit time.Duration, stdin, stdout, stderr uintptr) (s
 	}
 	defer unix.Close(pidfd)
 	watchdog := time.AfterFunc(limit, func() { _ = unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0) })
-	ws, err := wait4(pid)
+	var ru syscall.Rusage
+	ws, err := wait4(pid, &ru)
 	wall := time.Since(start)
 	watchdog.Stop()
 	if err != nil {
 		return spawnResult{}, fmt.Errorf("%s: wait4: %w", c.name, err)
 	}
-	return spawnResult{start: start, wall: wall, ws: ws}, nil
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return spawnResult{start: start, wall: wall, ws: ws, cpu: cpu, minflt: ru.Minflt}, nil
 }
 
-func wait4(pid int) (syscall.WaitStatus, error) {
+func wait4(pid int, ru *syscall.Rusage) (syscall.WaitStatus, error) {
 	var ws syscall.WaitStatus
 	// EINTR is the only reason to go round again; bounded so that a
 	// pathological signal storm still ends.
 	for range 1000 {
-		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		_, err := syscall.Wait4(pid, &ws, 0, ru)
 		if err == syscall.EINTR {
 			continue
 		}

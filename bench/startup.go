@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,8 +17,8 @@ import (
 // the floor for any Go entrypoint, so secret-init's overhead minus theirs
 // is what secret-init's own code costs.
 type refPrograms struct {
-	empty, execWrap string // paths; "" when the build failed
-	err             error
+	empty, execWrap, linked string // paths; "" when the build failed
+	err                     error
 }
 
 const refEmpty = `package main
@@ -68,19 +69,25 @@ func buildRefs(root string) refPrograms {
 		}
 	}
 	var r refPrograms
-	for _, t := range []struct {
-		pkg string
-		out *string
-	}{{"./empty", &r.empty}, {"./execwrap", &r.execWrap}} {
-		out := filepath.Join(dir, "bin", filepath.Base(t.pkg))
-		cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, t.pkg)
+	build := func(dir, pkg string, out *string) {
+		bin := filepath.Join(root, "goref", "bin", filepath.Base(pkg))
+		cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=", "GOTOOLCHAIN=local")
 		if msg, err := cmd.CombinedOutput(); err != nil {
-			r.err = fmt.Errorf("go build %s: %v: %s", t.pkg, err, strings.TrimSpace(string(msg)))
-			continue
+			r.err = errors.Join(r.err, fmt.Errorf("go build %s: %v: %s", pkg, err, strings.TrimSpace(string(msg))))
+			return
 		}
-		*t.out = out
+		*out = bin
+	}
+	build(dir, "./empty", &r.empty)
+	build(dir, "./execwrap", &r.execWrap)
+	// linkedexec lives in this module, since it imports secret-init's
+	// packages; `go env GOMOD` finds the module from the working directory.
+	if gomod, err := exec.Command(goBin, "env", "GOMOD").Output(); err == nil && strings.TrimSpace(string(gomod)) != "" && strings.TrimSpace(string(gomod)) != os.DevNull {
+		build(filepath.Dir(strings.TrimSpace(string(gomod))), "secret-init/bench/refs/linkedexec", &r.linked)
+	} else {
+		r.err = errors.Join(r.err, fmt.Errorf("linkedexec: not inside the secret-init module"))
 	}
 	return r
 }
@@ -90,6 +97,8 @@ type startupRow struct {
 	spec    cmdSpec
 	info    bool // not held to a target: shown for comparison only
 	walls   []time.Duration
+	cpus    []time.Duration
+	faults  []time.Duration // minor faults, as Durations to reuse the median helpers
 	failed  int
 	lastErr string
 }
@@ -118,6 +127,9 @@ func benchStartup(o *options, env *benchEnv, refs refPrograms) *table {
 	if refs.execWrap != "" {
 		rows = append(rows, &startupRow{spec: base("ref: Go syscall.Exec wrapper -- /bin/true", refs.execWrap, trueBin), info: true})
 	}
+	if refs.linked != "" {
+		rows = append(rows, &startupRow{spec: base("ref: same, linking secret-init's packages -- /bin/true", refs.linked, trueBin), info: true})
+	}
 
 	deadline := time.Now().Add(o.startupBudget)
 	rounds := 0
@@ -144,6 +156,8 @@ func benchStartup(o *options, env *benchEnv, refs refPrograms) *table {
 				row.lastErr = fmt.Sprintf("exit %d", exitCode(res.ws))
 			default:
 				row.walls = append(row.walls, res.wall)
+				row.cpus = append(row.cpus, res.cpu)
+				row.faults = append(row.faults, time.Duration(res.minflt))
 			}
 		}
 		if r >= o.warmup {
@@ -153,7 +167,7 @@ func benchStartup(o *options, env *benchEnv, refs refPrograms) *table {
 
 	t := &table{
 		title: fmt.Sprintf("1. Passthrough start overhead: fork+exec+wait of each command, %d rounds round-robin after %d warm-ups", rounds, o.warmup),
-		head:  []string{"command", "median ms", "p90 ms", "min ms", "overhead ms", "× tini-static", "failed"},
+		head:  []string{"command", "median ms", "p90 ms", "min ms", "overhead ms", "× tini-static", "CPU ms", "minor faults", "failed"},
 	}
 	sums := map[string]stats{}
 	for _, row := range rows {
@@ -172,7 +186,7 @@ func benchStartup(o *options, env *benchEnv, refs refPrograms) *table {
 			name += " (info)"
 		}
 		if s.n == 0 {
-			t.add(name, "-", "-", "-", "-", "-", fmt.Sprint(row.failed))
+			t.add(name, "-", "-", "-", "-", "-", "-", "-", fmt.Sprint(row.failed))
 			continue
 		}
 		over, ratio := "0", "-"
@@ -182,9 +196,10 @@ func benchStartup(o *options, env *benchEnv, refs refPrograms) *table {
 				ratio = fmt.Sprintf("%.2f", float64(s.median-trueMed)/float64(tsOver))
 			}
 		}
-		t.add(name, ms(s.median), ms(s.p90), ms(s.min), over, ratio, fmt.Sprint(row.failed))
+		t.add(name, ms(s.median), ms(s.p90), ms(s.min), over, ratio, ms(medianOf(row.cpus)), fmt.Sprint(int64(medianOf(row.faults))), fmt.Sprint(row.failed))
 	}
 	t.note("overhead = median − median(/bin/true). Commands run from an empty temp dir (no .env, no contracts) with env PATH, HOME only; stdio on /dev/null.")
+	t.note("CPU ms (user+sys) and minor faults are medians from wait4's rusage: the wrapper and what it ran together. CPU time is less sensitive to a busy machine than wall time.")
 	si := sums["secret-init -- /bin/true"]
 	switch {
 	case si.n == 0:
@@ -201,6 +216,9 @@ func benchStartup(o *options, env *benchEnv, refs refPrograms) *table {
 	}
 	if refs.err != nil {
 		t.note("ref rows incomplete: %v", refs.err)
+	}
+	if refs.linked != "" {
+		t.note("ref rows: Go programs built by this bench. \"linking secret-init's packages\" runs the runtime and every package init secret-init has, then execs; secret-init minus it is secret-init's own main.")
 	}
 	if stopped {
 		t.note("stopped early after %d rounds: the startup budget of %v ran out", rounds, o.startupBudget)
