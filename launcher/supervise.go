@@ -208,6 +208,10 @@ func (s *supervisor) signalRest(sig syscall.Signal, done map[int]bool) {
 		return
 	}
 	for _, pid := range children() {
+		// One already reached through the group must not hear it twice.
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == s.pid && done[-s.pid] && sig != syscall.SIGKILL {
+			continue
+		}
 		send(pid)
 	}
 }

@@ -26,6 +26,11 @@ import (
 // with TOSTOP into a busy loop (the kernel restarts the write and sends
 // SIGTTOU again), and the child inherits SIG_DFL for them.
 //
+// SIGPROF cannot be forwarded by a Go program: the runtime keeps it for
+// its CPU profiler and never hands it to signal.Notify, so it is left out
+// rather than listed and silently lost. (Nobody sends PROF to an init;
+// the kernel raises it for the process whose profiling timer runs.)
+//
 // SIGTSTP is forwarded, so that "docker kill -s TSTP" pauses the service;
 // the launcher then stops secret-init itself as well when it is not PID 1,
 // the way dumb-init does, so that a shell sees the whole job stopped.
@@ -33,7 +38,7 @@ var Forwarded = []syscall.Signal{
 	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGABRT,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM,
 	syscall.SIGTERM, syscall.SIGSTKFLT, syscall.SIGCONT, syscall.SIGTSTP,
-	syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM, syscall.SIGPROF,
+	syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM,
 	syscall.SIGWINCH, syscall.SIGIO, syscall.SIGPWR,
 }
 
