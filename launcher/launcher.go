@@ -72,6 +72,9 @@ func Run(o Options) (int, error) {
 	if o.Catcher == nil {
 		o.Catcher = signals.Catch()
 	}
+	if err := checkExecLimits(o.Argv, o.Env); err != nil {
+		return 0, err
+	}
 	path, err := lookPath(o.Argv[0], o.Env)
 	if err != nil {
 		return 0, err
@@ -104,6 +107,27 @@ func execInPlace(path string, o Options) error {
 	o.Log.Debug().Str("command", o.Argv[0]).Msg("exec")
 	err := syscall.Exec(path, o.Argv, o.Env)
 	return startError(o.Argv[0], err)
+}
+
+// checkExecLimits catches what execve would refuse with E2BIG because one
+// string is too long (MAX_ARG_STRLEN, 32 pages), before anything runs, so
+// the error names the variable instead of blaming the command. It never
+// quotes a value. (The total size limit, a quarter of the stack rlimit,
+// still surfaces as E2BIG from execve.)
+func checkExecLimits(argv, env []string) error {
+	limit := 32 * os.Getpagesize()
+	for _, kv := range env {
+		if len(kv)+1 > limit { // +1: the kernel counts the NUL
+			key, _, _ := strings.Cut(kv, "=")
+			return &StartError{Code: CodeUsage, Err: fmt.Errorf("environment variable %s is %d bytes; Linux passes at most %d bytes per variable to a program", key, len(kv), limit-1)}
+		}
+	}
+	for i, arg := range argv {
+		if len(arg)+1 > limit {
+			return &StartError{Code: CodeUsage, Err: fmt.Errorf("argument %d of %s is %d bytes; Linux passes at most %d bytes per argument", i, argv[0], len(arg), limit-1)}
+		}
+	}
+	return nil
 }
 
 // defaultPath is what Docker sets when an image sets no PATH.

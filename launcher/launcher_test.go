@@ -155,3 +155,16 @@ func TestReapNothingLeftNoWait(t *testing.T) {
 		t.Errorf("took %v with nothing left", took)
 	}
 }
+
+func TestExecLimitsNameTheVariable(t *testing.T) {
+	huge := strings.Repeat("s", 200<<10)
+	_, err := Run(Options{Argv: []string{"true"}, Env: append(testEnv(), "HUGE_VALUE="+huge), Mode: ModeSupervise, Log: zerolog.Nop()})
+	if code(err) != 125 || !strings.Contains(err.Error(), "HUGE_VALUE") || strings.Contains(err.Error(), "sss") {
+		t.Errorf("200 KiB variable: %v; want 125 naming HUGE_VALUE without its value", err)
+	}
+	// Just under the limit runs.
+	ok := "OK=" + strings.Repeat("s", 32*os.Getpagesize()-4)
+	if c, err := Run(Options{Argv: []string{"true"}, Env: append(testEnv(), ok), Mode: ModeSupervise, Log: zerolog.Nop()}); err != nil || c != 0 {
+		t.Errorf("variable at the limit: %d, %v", c, err)
+	}
+}

@@ -200,13 +200,14 @@ func (s *supervisor) signalRest(sig syscall.Signal, done map[int]bool) {
 			syscall.Kill(target, syscall.SIGCONT)
 		}
 	}
-	send(-s.pid)
 	if s.pid1 {
-		// Everything in the namespace but us. Processes forked after it
-		// are met by the KILL at the end of the grace period.
+		// Everything in the namespace but us, the child's group included
+		// (so not signalled on its own: that would be a second TERM).
+		// Processes forked after it meet the KILL at the end of the grace.
 		send(-1)
 		return
 	}
+	send(-s.pid)
 	for _, pid := range children() {
 		// One already reached through the group must not hear it twice.
 		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == s.pid && done[-s.pid] && sig != syscall.SIGKILL {
