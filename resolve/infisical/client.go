@@ -62,7 +62,6 @@ type Client struct {
 	hc        *http.Client
 	maxBody   int64
 	retry     RetryPolicy
-	gate      *gate // rate-limit state shared by all requests; see gate.go
 	requests  atomic.Int64
 	mu        sync.RWMutex
 	token     string
@@ -82,7 +81,6 @@ func New(cfg Config) (*Client, error) {
 		hc:      cfg.HTTPClient,
 		maxBody: cfg.MaxBody,
 		retry:   cfg.Retry.withDefaults(),
-		gate:    newGate(),
 	}
 	if c.ua == "" {
 		c.ua = "secret-init"
@@ -215,14 +213,8 @@ func (c *Client) do(ctx context.Context, k call) error {
 	}
 
 	var lastErr error
-	failures, throttles := 0, 0
-	for {
-		sent, err := c.gate.acquire(ctx)
-		if err != nil {
-			return c.gateFailure(k, err, lastErr)
-		}
+	for attempt := 0; ; attempt++ {
 		status, retryAfter, err := c.attempt(ctx, k, target, payload)
-		c.gate.release(sent, status, retryAfter, err, c.retry)
 		if err == nil {
 			return nil
 		}
@@ -233,47 +225,26 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if !retryable(k, status, err) {
 			return lastErr
 		}
-		if retryAfter > 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
-			// "Come back later" is not a failure: the gate now holds the
-			// wait, and acquire checks it against the deadline.
-			throttles++
-			if _, has := ctx.Deadline(); !has && throttles >= maxThrottledNoDeadline {
-				return fmt.Errorf("%w (gave up after %d answers asking to come back later)", lastErr, throttles)
-			}
-			continue
+		if attempt+1 >= c.retry.MaxAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", lastErr, attempt+1)
 		}
-		failures++
-		if failures >= c.retry.MaxAttempts {
-			return fmt.Errorf("%w (gave up after %d attempts)", lastErr, failures+throttles)
-		}
-		wait, ok := c.retry.delay(ctx, failures-1)
+		wait, ok := c.retry.delay(ctx, attempt, retryAfter)
 		if !ok {
 			// Waiting would outlive the caller's deadline: the last error says
 			// more than a bare "context deadline exceeded" would.
+			if retryAfter > 0 {
+				return fmt.Errorf("%w (not retried: Retry-After %s is past the deadline)", lastErr, retryAfter)
+			}
 			return fmt.Errorf("%w (not retried: the next backoff is past the deadline)", lastErr)
 		}
-		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
 			return lastErr
+		case <-t.C:
 		}
 	}
-}
-
-// gateFailure explains why a request was not sent: the server's wait ends
-// after the deadline, or the deadline came while it queued.
-func (c *Client) gateFailure(k call, err, lastErr error) error {
-	var ge *gateDeadlineError
-	if errors.As(err, &ge) {
-		if lastErr != nil {
-			return fmt.Errorf("%w (not retried: %v)", lastErr, ge)
-		}
-		// A new request held back by another one's 429: name this request,
-		// and wrap the 429 so that callers see the status.
-		return fmt.Errorf("infisical: %s: %s /api%s: not sent: %v; the server's answer was: %w", k.op, k.method, k.path, ge, ge.cause)
-	}
-	if lastErr != nil {
-		return lastErr
-	}
-	return fmt.Errorf("infisical: %s: %s /api%s: waiting for the server's rate limit: %w", k.op, k.method, k.path, err)
 }
 
 // attempt sends one request. status is 0 for transport failures.
