@@ -94,6 +94,11 @@ func main() {
 	catcher := signals.Catch()
 	catcher.WatchStartup(func(sig syscall.Signal) { os.Exit(128 + int(sig)) })
 
+	if cli, ok := fastParse(os.Args[1:], os.Environ()); ok {
+		log := newLogger(cli.LogLevel, cli.LogFormat)
+		os.Exit(cli.Run.run(&cli.Globals, catcher, log))
+	}
+
 	var cli CLI
 	parser, err := kong.New(&cli,
 		kong.Name("secret-init"),
@@ -143,6 +148,11 @@ func main() {
 
 // run resolves the environment and hands over; it returns the exit code.
 func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) int {
+	if len(r.Command) == 0 {
+		fmt.Fprintln(os.Stderr, "secret-init: no command given")
+		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
+		os.Exit(exitUsage)
+	}
 	rewrite, err := signals.ParseRewrite(r.Rewrite)
 	if err != nil {
 		fatal(log, exitUsage, fmt.Errorf("--rewrite: %w", err))

@@ -64,6 +64,7 @@ func supervise(path string, o Options) (int, error) {
 	for _, sig := range s.Pending {
 		s.forward(sig)
 	}
+	trimResident()
 	status := s.waitMain()
 	s.Log.Debug().Int("pid", pid).Str("status", describe(status)).Msg("main child exited")
 	s.reclaimTerminal()
