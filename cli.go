@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -14,7 +15,7 @@ import (
 // the image's own `check`. When every word before "--" is one of our
 // flags (or a flag's value), the run command is named explicitly; kong
 // then keeps the "--" in the passthrough arguments, and the caller drops it.
-func routeArgs(p *kong.Kong, args []string) (out []string, explicitRun bool) {
+func routeArgs(p *kong.Kong, args []string) (out []string, explicitRun bool, err error) {
 	takesValue := map[string]bool{}
 	for _, f := range p.Model.Node.AllFlags(true) {
 		for _, fl := range f {
@@ -37,19 +38,57 @@ func routeArgs(p *kong.Kong, args []string) (out []string, explicitRun bool) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			return append([]string{"run"}, args...), true
+			return append([]string{"run"}, args...), true, nil
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
-			return args, false // a command word, ours or the user's: kong decides
+			return args, false, nil // a command word, ours or the user's: kong decides
 		}
-		if strings.Contains(a, "=") {
-			continue
+		name, _, hasValue := strings.Cut(a, "=")
+		v, known := takesValue[name]
+		if !known {
+			if neg, ok := strings.CutPrefix(name, "--no-"); ok {
+				_, known = takesValue["--"+neg]
+			}
 		}
-		if takesValue[a] {
+		if !known {
+			// kong would take an unknown flag for the start of the
+			// command and run a program named --requird.
+			return nil, false, fmt.Errorf("unknown flag %s", clipArg(name))
+		}
+		if v && !hasValue {
 			i++
 		}
 	}
-	return args, false
+	return args, false, nil
+}
+
+// clipArg shortens a word of the command line for an error message.
+func clipArg(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// splitEnvList gives list flags their comma-list variables. The flag
+// itself is not split (sep:"none"): a folder may have a comma in its name,
+// and --contracts "team a,b" means that one folder. A value that came
+// from the environment variable is the documented comma list.
+func splitEnvList(ctx *kong.Context, name string, vals []string) []string {
+	for _, p := range ctx.Path {
+		if p.Flag != nil && p.Flag.Name == name {
+			return vals // given on the command line
+		}
+	}
+	var out []string
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
 }
 
 // flagSet reports whether the user gave flag name on the command line or

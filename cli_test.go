@@ -15,7 +15,10 @@ func parseWithKong(t *testing.T, args []string) *CLI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	routed, explicitRun := routeArgs(p, args)
+	routed, explicitRun, err := routeArgs(p, args)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := p.Parse(routed); err != nil {
 		t.Fatalf("kong: %v", err)
 	}

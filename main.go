@@ -37,10 +37,10 @@ type Globals struct {
 	LogLevel  string `name:"log-level" env:"SECRET_INIT_LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error,disabled" help:"Log level: trace, debug, info, warn, error, disabled."`
 	LogFormat string `name:"log-format" env:"SECRET_INIT_LOG_FORMAT" default:"auto" enum:"auto,json,console" help:"Log format: console when stderr is a terminal, JSON otherwise (auto), json, console."`
 
-	Contracts    []string      `env:"SECRET_INIT_CONTRACTS" default:"contracts" placeholder:"DIR" help:"Contract folder (searched recursively for contract.yaml and contract_*.yaml) or file. Repeatable; the variable takes a comma list. A missing default folder means no contracts."`
+	Contracts    []string      `env:"SECRET_INIT_CONTRACTS" default:"contracts" sep:"none" placeholder:"DIR" help:"Contract folder (searched recursively for contract.yaml and contract_*.yaml) or file. Repeatable; the variable takes a comma list. A missing default folder means no contracts."`
 	Service      string        `env:"SECRET_INIT_SERVICE" placeholder:"SLUG" help:"Service slug: /services/SLUG/<transport>/KEY overrides /shared/<transport>/KEY. Empty: shared folders only."`
 	TransportMap string        `name:"transport-map" env:"SECRET_INIT_TRANSPORT_MAP" placeholder:"FILE" help:"YAML file that adds transports or replaces a transport's key list."`
-	Path         []string      `name:"path" env:"SECRET_INIT_PATHS" placeholder:"FOLDER" help:"Also fetch every secret in this Infisical folder (like infisical run --path). Repeatable; the variable takes a comma list."`
+	Path         []string      `name:"path" env:"SECRET_INIT_PATHS" sep:"none" placeholder:"FOLDER" help:"Also fetch every secret in this Infisical folder (like infisical run --path). Repeatable; the variable takes a comma list."`
 	Timeout      time.Duration `env:"SECRET_INIT_TIMEOUT" default:"10s" help:"Bound on the whole prefetch, retries included."`
 	CACert       string        `name:"ca-cert" env:"SECRET_INIT_CA_CERT" placeholder:"FILE" help:"PEM file with a CA to trust for Infisical's TLS, in addition to the system's."`
 	Required     bool          `env:"SECRET_INIT_REQUIRED" help:"Fail the start (exit 125) when Infisical is unreachable, refuses the login, a contract is broken, or any declared key is in neither the environment nor Infisical."`
@@ -114,18 +114,24 @@ func main() {
 	if err != nil {
 		fatal(zerolog.Nop(), exitUsage, err)
 	}
-	args, explicitRun := routeArgs(parser, os.Args[1:])
+	args, explicitRun, err := routeArgs(parser, os.Args[1:])
+	if err != nil {
+		usageExit(err)
+	}
 	ctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
-		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
-		os.Exit(exitUsage)
+		usageExit(err)
 	}
 	if explicitRun && len(cli.Run.Command) > 0 && cli.Run.Command[0] == "--" {
 		cli.Run.Command = cli.Run.Command[1:]
 	}
 	cli.envFileSet = flagSet(ctx, "env-file")
 	cli.contractsSet = flagSet(ctx, "contracts")
+	cli.Contracts = splitEnvList(ctx, "contracts", cli.Contracts)
+	cli.Path = splitEnvList(ctx, "path", cli.Path)
+	if err := cli.Globals.validate(); err != nil {
+		usageExit(err)
+	}
 	log := newLogger(cli.LogLevel, cli.LogFormat)
 
 	switch ctx.Command() {
@@ -139,9 +145,7 @@ func main() {
 	case "seed":
 		os.Exit(cli.Seed.run(&cli.Globals, log))
 	case "run":
-		fmt.Fprintln(os.Stderr, "secret-init: no command given")
-		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
-		os.Exit(exitUsage)
+		usageExit(errors.New("no command given"))
 	}
 	os.Exit(cli.Run.run(&cli.Globals, catcher, log))
 }
@@ -149,9 +153,10 @@ func main() {
 // run resolves the environment and hands over; it returns the exit code.
 func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) int {
 	if len(r.Command) == 0 {
-		fmt.Fprintln(os.Stderr, "secret-init: no command given")
-		fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
-		os.Exit(exitUsage)
+		usageExit(errors.New("no command given"))
+	}
+	if r.Grace < 0 {
+		usageExit(fmt.Errorf("--grace %v: a duration of zero or more", r.Grace))
 	}
 	rewrite, err := signals.ParseRewrite(r.Rewrite)
 	if err != nil {
@@ -183,6 +188,21 @@ func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) i
 		fatal(log, exitUsage, err)
 	}
 	return code
+}
+
+// usageExit reports a command-line mistake and exits 125.
+func usageExit(err error) {
+	fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
+	fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
+	os.Exit(exitUsage)
+}
+
+// validate checks what kong's types cannot: ranges.
+func (g *Globals) validate() error {
+	if g.Timeout <= 0 {
+		return fmt.Errorf("--timeout %v: the prefetch needs a positive bound", g.Timeout)
+	}
+	return nil
 }
 
 // fatal prints one line on stderr and exits with code.

@@ -369,12 +369,14 @@ func (r *Report) WriteText(w io.Writer) error {
 // sourceText renders sources as file:line, comma-separated.
 func sourceText(src []SourceRef) string {
 	parts := make([]string, 0, len(src))
+	seen := make(map[string]struct{}, len(src))
 	for _, s := range src {
 		p := s.File
 		if s.Line > 0 {
 			p += ":" + strconv.Itoa(s.Line)
 		}
-		if !slices.Contains(parts, p) {
+		if _, dup := seen[p]; !dup {
+			seen[p] = struct{}{}
 			parts = append(parts, p)
 		}
 	}
