@@ -825,6 +825,7 @@ func TestFaultInfisicalUnavailable(t *testing.T) {
 			if h.took > faultBound(timeout) {
 				t.Errorf("--required: took %v with --timeout %v (bound %v)", h.took, timeout, faultBound(timeout))
 			}
+			t.Logf("--required --timeout %v: exit %d after %v, %d requests", timeout, h.Code, h.took.Round(10*time.Millisecond), len(f.srv.Requests()))
 			if c.retried {
 				if n := f.srv.Count("POST", "/api/v1/auth/"); n < 2 {
 					t.Errorf("%d login attempts; a retryable failure must be retried within --timeout", n)
@@ -845,6 +846,7 @@ func TestFaultInfisicalUnavailable(t *testing.T) {
 			if h.took > faultBound(timeout) {
 				t.Errorf("without --required: took %v with --timeout %v", h.took, timeout)
 			}
+			t.Logf("without --required: started after %v", h.took.Round(10*time.Millisecond))
 			wantEnv(t, f.childEnv(), map[string]string{"STRIPE_API_KEY": "from-env", "POSTGRES_POOL_MIN": "from-dotenv", "POSTGRES_DSN": "<unset>"})
 		})
 	}
