@@ -62,6 +62,7 @@ type Client struct {
 	hc        *http.Client
 	maxBody   int64
 	retry     RetryPolicy
+	gate      *gate // rate-limit state shared by all requests; see gate.go
 	requests  atomic.Int64
 	mu        sync.RWMutex
 	token     string
@@ -81,6 +82,7 @@ func New(cfg Config) (*Client, error) {
 		hc:      cfg.HTTPClient,
 		maxBody: cfg.MaxBody,
 		retry:   cfg.Retry.withDefaults(),
+		gate:    newGate(),
 	}
 	if c.ua == "" {
 		c.ua = "secret-init"
@@ -213,8 +215,14 @@ func (c *Client) do(ctx context.Context, k call) error {
 	}
 
 	var lastErr error
-	for attempt := 0; ; attempt++ {
+	failures, throttles := 0, 0
+	for {
+		sent, err := c.gate.acquire(ctx)
+		if err != nil {
+			return c.gateFailure(k, err, lastErr)
+		}
 		status, retryAfter, err := c.attempt(ctx, k, target, payload)
+		c.gate.release(sent, status, retryAfter, err, c.retry)
 		if err == nil {
 			return nil
 		}
@@ -225,26 +233,55 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if !retryable(k, status, err) {
 			return lastErr
 		}
-		if attempt+1 >= c.retry.MaxAttempts {
-			return fmt.Errorf("%w (gave up after %d attempts)", lastErr, attempt+1)
+		if retryAfter > 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+			// "Come back later" is not a failure: the gate now holds the
+			// wait, and acquire checks it against the deadline.
+			throttles++
+			if _, has := ctx.Deadline(); !has && throttles >= maxThrottledNoDeadline {
+				return fmt.Errorf("%w (gave up after %d answers asking to come back later)", lastErr, throttles)
+			}
+			continue
 		}
-		wait, ok := c.retry.delay(ctx, attempt, retryAfter)
+		failures++
+		if failures >= c.retry.MaxAttempts {
+			return fmt.Errorf("%w (gave up after %d attempts)", lastErr, failures+throttles)
+		}
+		wait, ok := c.retry.delay(ctx, failures-1)
 		if !ok {
 			// Waiting would outlive the caller's deadline: the last error says
 			// more than a bare "context deadline exceeded" would.
-			if retryAfter > 0 {
-				return fmt.Errorf("%w (not retried: Retry-After %s is past the deadline)", lastErr, retryAfter)
-			}
 			return fmt.Errorf("%w (not retried: the next backoff is past the deadline)", lastErr)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
 			return lastErr
-		case <-t.C:
 		}
 	}
+}
+
+// gateFailure explains why a request was not sent: the server's wait ends
+// after the deadline, or the deadline came while it queued.
+func (c *Client) gateFailure(k call, err, lastErr error) error {
+	var ge *gateDeadlineError
+	if errors.As(err, &ge) {
+		if lastErr != nil {
+			return fmt.Errorf("%w (not retried: %v)", lastErr, ge)
+		}
+		// A new request held back by another one's 429: name this request,
+		// and wrap the 429 so that callers see the status.
+		return fmt.Errorf("infisical: %s: %s /api%s%s: not sent: %v; the server's answer was: %w", k.op, k.method, k.path, where(k), ge, ge.cause)
+	}
+	if lastErr != nil {
+		return lastErr
+	}
+	return fmt.Errorf("infisical: %s: %s /api%s%s: waiting for the server's rate limit: %w", k.op, k.method, k.path, where(k), err)
+}
+
+// where is the "(env, folder)" part of an error, as APIError writes it.
+func where(k call) string {
+	if k.env == "" && k.folder == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (env %s, folder %s)", k.env, k.folder)
 }
 
 // attempt sends one request. status is 0 for transport failures.

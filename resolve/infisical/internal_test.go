@@ -2,6 +2,7 @@ package infisical
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -61,27 +62,23 @@ func TestDelay(t *testing.T) {
 	defer cancel2()
 
 	tests := []struct {
-		name       string
-		ctx        context.Context
-		attempt    int
-		retryAfter time.Duration
-		lo, hi     time.Duration
-		ok         bool
+		name    string
+		ctx     context.Context
+		attempt int
+		lo, hi  time.Duration
+		ok      bool
 	}{
-		{"first backoff", long, 0, 0, 0, p.Base, true},
-		{"third backoff", long, 2, 0, 0, 4 * p.Base, true},
-		{"backoff capped", long, 20, 0, 0, p.Max, true},
-		{"retry-after with jitter", long, 0, time.Second, time.Second, time.Second + p.RetryAfterJitter, true},
-		{"long retry-after, proportional jitter", long, 0, 8 * time.Second, 8 * time.Second, 10 * time.Second, true},
-		{"retry-after beyond deadline", short, 0, time.Second, 0, 0, false},
-		{"backoff beyond deadline", short, 30, 0, 0, 500 * time.Millisecond, false},
+		{"first backoff", long, 0, 0, p.Base, true},
+		{"third backoff", long, 2, 0, 4 * p.Base, true},
+		{"backoff capped", long, 20, 0, p.Max, true},
+		{"backoff beyond deadline", short, 30, 0, 500 * time.Millisecond, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// Randomised: sample enough to see the bounds hold.
 			oks := 0
 			for range 200 {
-				d, ok := p.delay(tt.ctx, tt.attempt, tt.retryAfter)
+				d, ok := p.delay(tt.ctx, tt.attempt)
 				if ok {
 					oks++
 					if d < tt.lo || d > tt.hi {
@@ -97,10 +94,145 @@ func TestDelay(t *testing.T) {
 			if !tt.ok && oks > 150 {
 				t.Fatalf("delay accepted %d of 200 waits past the deadline", oks)
 			}
-			if !tt.ok && tt.retryAfter > 0 && oks != 0 {
-				t.Fatalf("Retry-After past the deadline accepted %d times", oks)
-			}
 		})
+	}
+}
+
+func TestGateJitter(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	tests := []struct {
+		ra     time.Duration
+		streak int
+		hi     time.Duration // exclusive
+	}{
+		{time.Second, 1, time.Second},                   // Retry-After × [1, 2)
+		{time.Second, 2, 2 * time.Second},               // one more throttle in a row: twice as wide
+		{time.Second, 3, 4 * time.Second},               //
+		{time.Second, 9, 8 * time.Second},               // capped at 8 × Retry-After
+		{100 * time.Millisecond, 1, p.RetryAfterJitter}, // a short Retry-After still spreads
+		{time.Minute, 1, p.MaxRetryAfterJitter},         // a long one is not stretched by as much again
+	}
+	for _, tt := range tests {
+		var lo, hi time.Duration = time.Hour, 0
+		for range 2000 {
+			j := gateJitter(tt.ra, tt.streak, p)
+			lo, hi = min(lo, j), max(hi, j)
+			if j < 0 || j >= tt.hi {
+				t.Fatalf("gateJitter(%v, %d) = %v, want in [0, %v)", tt.ra, tt.streak, j, tt.hi)
+			}
+		}
+		// Wide enough to spread a fleet: samples must cover most of the window.
+		if lo > tt.hi/10 || hi < tt.hi*9/10 {
+			t.Errorf("gateJitter(%v, %d) spans [%v, %v], want most of [0, %v)", tt.ra, tt.streak, lo, hi, tt.hi)
+		}
+	}
+}
+
+// TestGateLimit drives the gate directly: a 429 closes it to one request in
+// flight, answers to requests sent before that 429 change nothing, and every
+// second success in a row doubles the limit until it is lifted.
+func TestGateLimit(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	g := newGate()
+	cx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	take := func() uint64 {
+		t.Helper()
+		e, err := g.acquire(cx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	state := func(limit, streak int) {
+		t.Helper()
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.limit != limit || g.streak != streak {
+			t.Fatalf("limit %d, streak %d; want %d, %d", g.limit, g.streak, limit, streak)
+		}
+	}
+	// Three in flight before any 429 is known.
+	a, b, c := take(), take(), take()
+	g.release(a, http.StatusTooManyRequests, 0, nil, p) // no Retry-After: no wait, but the limit
+	state(1, 1)
+	g.release(b, http.StatusTooManyRequests, 0, nil, p) // already in flight: the same event
+	g.release(c, http.StatusOK, 0, nil, p)              // sent before the 429: says nothing
+	state(1, 1)
+
+	// One slot: a second acquire queues until the first is released.
+	d := take()
+	got := make(chan uint64)
+	go func() {
+		e, err := g.acquire(cx)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- e
+	}()
+	select {
+	case <-got:
+		t.Fatal("second request sent while the limit is 1")
+	case <-time.After(50 * time.Millisecond):
+	}
+	g.release(d, http.StatusOK, 0, nil, p)
+	e := <-got
+	state(1, 0) // one success forgives one throttle; two in a row open up
+	g.release(e, http.StatusOK, 0, nil, p)
+	state(2, 0)
+	for want := 4; want < openLimit; want *= 2 {
+		for range acceptedPerDoubling {
+			g.release(take(), http.StatusOK, 0, nil, p)
+		}
+		state(want, 0)
+	}
+	for range acceptedPerDoubling {
+		g.release(take(), http.StatusOK, 0, nil, p)
+	}
+	state(0, 0)
+
+	// A 503 with Retry-After throttles too; one without is a failure, not a
+	// throttle, and leaves the limit alone.
+	g.release(take(), http.StatusServiceUnavailable, 0, nil, p)
+	state(0, 0)
+	g.release(take(), http.StatusServiceUnavailable, time.Millisecond, errors.New("503"), p)
+	state(1, 1)
+}
+
+// TestGateDeadline: the server's own wait past the deadline fails at once;
+// only the jitter past it is cut short.
+func TestGateDeadline(t *testing.T) {
+	p := RetryPolicy{}.withDefaults()
+	g := newGate()
+	e, _ := g.acquire(context.Background())
+	g.release(e, http.StatusTooManyRequests, 3*time.Second, errors.New("the 429"), p)
+
+	short, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := g.acquire(short)
+	var ge *gateDeadlineError
+	if !errors.As(err, &ge) || ge.ra != 3*time.Second || ge.cause == nil {
+		t.Fatalf("err = %v, want gateDeadlineError for Retry-After 3s", err)
+	}
+	if el := time.Since(start); el > 200*time.Millisecond {
+		t.Fatalf("failed after %v, want at once", el)
+	}
+
+	// Retry-After 200ms fits a 1s deadline, its jitter window (up to 1s more)
+	// may not: the wait must end before the deadline.
+	g = newGate()
+	e, _ = g.acquire(context.Background())
+	g.release(e, http.StatusTooManyRequests, 200*time.Millisecond, errors.New("the 429"), p)
+	g.notBefore = g.earliest.Add(time.Hour) // the worst jitter
+	dl, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	start = time.Now()
+	if _, err := g.acquire(dl); err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 200*time.Millisecond || el >= time.Second {
+		t.Fatalf("waited %v, want between Retry-After 200ms and the 1s deadline", el)
 	}
 }
 

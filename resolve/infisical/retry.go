@@ -12,21 +12,35 @@ import (
 // RetryPolicy tunes retries of network errors, 429, 502, 503 and 504.
 // Other statuses (400, 401, 403, 404, 422, ...) are never retried: asking again
 // cannot change the answer, and repeated bad logins trip Infisical's lockout.
+//
+// A 429, or a 503 with Retry-After, is the server saying "come back later",
+// not a failure: it does not count against MaxAttempts, and the caller's ctx
+// deadline bounds how long the client keeps coming back. The wait is shared by
+// the whole Client (see gate).
 type RetryPolicy struct {
 	// Base is the first backoff ceiling; default 100ms. Backoff is full jitter:
 	// a uniform wait in [0, min(Max, Base·2^attempt)).
 	Base time.Duration
 	// Max caps one backoff; default 2s.
 	Max time.Duration
-	// MaxAttempts counts the first try; default 8. The caller's ctx deadline
-	// usually ends retrying first.
+	// MaxAttempts counts the first try plus retries of failures: network
+	// errors, 502, 504, 503 without Retry-After, 429 without Retry-After.
+	// Default 8, so that a dead server ends even without a deadline; the
+	// caller's ctx deadline usually ends retrying first.
 	MaxAttempts int
-	// RetryAfterJitter is the largest random extra added to a server's
-	// Retry-After, so that many clients told "1" do not return in one wave;
-	// default 500ms. For a Retry-After above 2s the extra may grow to a
-	// quarter of it. It never runs past the ctx deadline.
+	// RetryAfterJitter is the smallest jitter window added to a server's
+	// Retry-After (the window is at least Retry-After itself, see
+	// gateJitter); default 500ms. It never runs past the ctx deadline.
 	RetryAfterJitter time.Duration
+	// MaxRetryAfterJitter caps that window; default 8s, so that a long
+	// Retry-After is not stretched by as much again.
+	MaxRetryAfterJitter time.Duration
 }
+
+// maxThrottledNoDeadline bounds "come back later" answers for a ctx without a
+// deadline, the one case where nothing else would; every caller in
+// secret-init has --timeout.
+const maxThrottledNoDeadline = 64
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.Base <= 0 {
@@ -44,30 +58,22 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.RetryAfterJitter <= 0 {
 		p.RetryAfterJitter = 500 * time.Millisecond
 	}
+	if p.MaxRetryAfterJitter <= 0 {
+		p.MaxRetryAfterJitter = 8 * time.Second
+	}
+	if p.MaxRetryAfterJitter < p.RetryAfterJitter {
+		p.MaxRetryAfterJitter = p.RetryAfterJitter
+	}
 	return p
 }
 
-// delay picks the wait before the next attempt. ok is false when that wait
-// would end after ctx's deadline; the caller then gives up at once.
-func (p RetryPolicy) delay(ctx context.Context, attempt int, retryAfter time.Duration) (time.Duration, bool) {
+// delay picks the backoff before retrying a failure (not a Retry-After: the
+// gate handles those). ok is false when that wait would end after ctx's
+// deadline; the caller then gives up at once.
+func (p RetryPolicy) delay(ctx context.Context, attempt int) (time.Duration, bool) {
 	remaining := time.Duration(1<<62 - 1)
 	if dl, has := ctx.Deadline(); has {
 		remaining = time.Until(dl)
-	}
-	if retryAfter > 0 {
-		if retryAfter >= remaining {
-			return 0, false
-		}
-		j := p.RetryAfterJitter
-		if q := retryAfter / 4; q > j && retryAfter > 2*time.Second {
-			j = q
-		}
-		wait := retryAfter + rand.N(j)
-		if wait >= remaining {
-			// The jitter is a courtesy; the server's own wait still fits.
-			wait = retryAfter + (remaining-retryAfter)/2
-		}
-		return wait, true
 	}
 	ceiling := p.Base << min(attempt, 30)
 	if ceiling > p.Max || ceiling <= 0 {
