@@ -30,9 +30,12 @@ import (
 	"time"
 )
 
-// DefaultMaxBody caps an answer; a project's whole secret list is far below it,
-// and an answer above it is more likely a misrouted download than secrets.
-const DefaultMaxBody int64 = 32 << 20
+// DefaultMaxBody caps an answer. A folder listing of a thousand secrets of a
+// kilobyte each is 1 MiB; with up to 8 lists in flight, a cap this size keeps
+// a misrouted download or a hostile answer from costing an init process more
+// than a few tens of MiB before it is refused. A project whose folder is
+// larger is told so (see the error), never silently truncated.
+const DefaultMaxBody int64 = 8 << 20
 
 // Config is the client's whole contract; main.go only fills it from flags.
 type Config struct {
