@@ -355,3 +355,61 @@ func TestPrefetchTermDuringFetchAborts(t *testing.T) {
 		t.Errorf("abort took %v", took)
 	}
 }
+
+func TestPrefetchOtherAuthMethods(t *testing.T) {
+	t.Run("INFISICAL_TOKEN: no login request", func(t *testing.T) {
+		f := newFixture(t)
+		f.srv.AddToken("tok-" + canaryClient)
+		f.write(".env", "INFISICAL_TOKEN=tok-"+canaryClient+"\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
+		r := f.start([]string{"SLACK_CHANNEL_ID=x"}, "--required")
+		if r.Code != 0 {
+			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+		}
+		wantEnv(t, f.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN})
+		if n := f.srv.Count("POST", "/api/v1/auth/"); n != 0 {
+			t.Errorf("%d login requests with an access token, want 0", n)
+		}
+	})
+	t.Run("kubernetes", func(t *testing.T) {
+		f := newFixture(t)
+		jwt := "eyJ." + canaryClient + ".sig"
+		f.srv.AddKubernetesIdentity("k8s-identity", jwt)
+		f.write("sa-token", jwt+"\n")
+		f.write(".env", "INFISICAL_AUTH_METHOD=kubernetes\nINFISICAL_IDENTITY_ID=k8s-identity\nINFISICAL_KUBERNETES_TOKEN_PATH="+filepath.Join(f.dir, "sa-token")+"\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
+		r := f.start([]string{"SLACK_CHANNEL_ID=x"}, "--required")
+		if r.Code != 0 {
+			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+		}
+		wantEnv(t, f.childEnv(), map[string]string{"STRIPE_API_KEY": canaryStripe})
+		if n := f.srv.Count("POST", "/api/v1/auth/kubernetes-auth/login"); n != 1 {
+			t.Errorf("%d kubernetes logins, want 1", n)
+		}
+	})
+	t.Run("no credentials", func(t *testing.T) {
+		f := newFixture(t)
+		f.write(".env", "INFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
+		r := f.start([]string{"SLACK_CHANNEL_ID=x", "STRIPE_API_KEY=x"}, "--required")
+		if r.Code != 125 || !strings.Contains(r.Stderr, "INFISICAL_CLIENT_ID") {
+			t.Fatalf("exit %d, want 125 naming the missing settings: %s", r.Code, r.Stderr)
+		}
+		if n := len(f.srv.Requests()); n != 0 {
+			t.Errorf("%d requests without credentials", n)
+		}
+	})
+}
+
+func TestPrefetchPathFolder(t *testing.T) {
+	f := newFixture(t)
+	f.srv.SetSecret("dev", "/apps/billing", "FEATURE_FLAG", "on")
+	f.srv.SetSecret("dev", "/apps/billing", "POSTGRES_DSN", "from-path-folder")
+	f.srv.SetSecret("dev", "/apps/billing", "EMPTY_ONE", "")
+	r := f.start([]string{"FEATURE_FLAG_X=1"}, "--path", "/apps/billing/")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	wantEnv(t, f.childEnv(), map[string]string{
+		"FEATURE_FLAG": "on",      // every key of a --path folder
+		"POSTGRES_DSN": canaryDSN, // the contract's folder keeps its key
+		"EMPTY_ONE":    "<unset>", // empty counts as absent there too
+	})
+}
