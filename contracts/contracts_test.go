@@ -498,3 +498,34 @@ func TestLoadWorstCaseWithinCaps(t *testing.T) {
 		t.Logf("%s: %v", name, time.Since(start))
 	}
 }
+
+func TestNameChecks(t *testing.T) {
+	for _, tt := range []struct {
+		s                   string
+		transport, v, upVar bool
+	}{
+		{"db", true, true, false},
+		{"t1", true, true, false},
+		{"my-transport_2", true, false, false},
+		{"-db", false, false, false},
+		{"_db", false, true, false},
+		{"DB", false, true, true},
+		{"POSTGRES_DSN", false, true, true},
+		{"_X1", false, true, true},
+		{"1X", false, false, false},
+		{"Ab", false, true, false},
+		{"", false, false, false},
+		{"a b", false, false, false},
+		{"é", false, false, false},
+	} {
+		if got := isTransportName(tt.s); got != tt.transport {
+			t.Errorf("isTransportName(%q) = %v", tt.s, got)
+		}
+		if got := isVarName(tt.s, false); got != tt.v {
+			t.Errorf("isVarName(%q, false) = %v", tt.s, got)
+		}
+		if got := isVarName(tt.s, true); got != tt.upVar {
+			t.Errorf("isVarName(%q, true) = %v", tt.s, got)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package contracts
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -38,8 +37,6 @@ func (c *contract) warn(file string, line int, field, msg string) {
 	c.dropped++
 	c.lastDropped = max(c.lastDropped, line)
 }
-
-var upperVarRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 
 // parse reads one contract's bytes. It never fails: whatever it cannot use
 // becomes a warning naming the file, the field and the line.
@@ -203,7 +200,7 @@ func (c *contract) dependencyKey(file, field string, d *yaml.Node) (string, Sour
 			return "", Source{}, false
 		}
 		if v := strings.TrimSpace(ev.Value); v != "" {
-			if !varNameRE.MatchString(v) {
+			if !isVarName(v, false) {
 				c.warn(file, ev.Line, field+".env_var", "not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
 				return "", Source{}, false
 			}
@@ -211,7 +208,7 @@ func (c *contract) dependencyKey(file, field string, d *yaml.Node) (string, Sour
 		}
 	}
 	_, nm := lookup(d, "name")
-	if isString(nm) && upperVarRE.MatchString(strings.TrimSpace(nm.Value)) {
+	if isString(nm) && isVarName(strings.TrimSpace(nm.Value), true) {
 		return strings.TrimSpace(nm.Value), Source{File: file, Line: nm.Line, Field: field + ".name"}, true
 	}
 	line := d.Line

@@ -3,7 +3,6 @@ package contracts
 import (
 	_ "embed"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -133,10 +132,37 @@ func (m *TransportMap) Merge(path string) error {
 	return m.merge(path, data)
 }
 
-var (
-	transportNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	varNameRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-)
+// isTransportName reports whether s is a transport folder name:
+// [a-z0-9][a-z0-9_-]*. Hand-written rather than a package-level regexp,
+// which every container start would compile.
+func isTransportName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-') && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isVarName reports whether s is a variable name, [A-Za-z_][A-Za-z0-9_]*,
+// or with upperOnly [A-Z_][A-Z0-9_]*.
+func isVarName(s string, upperOnly bool) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '_', c >= 'A' && c <= 'Z':
+		case c >= 'a' && c <= 'z' && !upperOnly:
+		case c >= '0' && c <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
 
 type mapError struct {
 	file string
@@ -238,7 +264,7 @@ func parseTransportMap(file string, data []byte) (entries []transportEntry, err 
 		}
 		name := fold(k.Value)
 		switch {
-		case !transportNameRE.MatchString(name):
+		case !isTransportName(name):
 			return nil, &mapError{file, k.Line, fmt.Sprintf("transport name %s: want lower-case letters, digits, '_' or '-'", quoteName(k.Value))}
 		case name == EnvFolder:
 			return nil, &mapError{file, k.Line, `transport name "env" is reserved for explicit dependencies`}
@@ -275,7 +301,7 @@ func parseTransportEntry(file, name string, line int, v *yaml.Node) (transportEn
 			dup := map[string]bool{}
 			for _, it := range items {
 				key := strings.TrimSpace(it.Value)
-				if !varNameRE.MatchString(key) {
+				if !isVarName(key, false) {
 					return e, &mapError{file, it.Line, fmt.Sprintf("%s: %s is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", where+".keys", quoteName(it.Value))}
 				}
 				if dup[key] {
@@ -292,7 +318,7 @@ func parseTransportEntry(file, name string, line int, v *yaml.Node) (transportEn
 			e.aliases = []string{}
 			for _, it := range items {
 				a := fold(it.Value)
-				if !transportNameRE.MatchString(a) || a == EnvFolder {
+				if !isTransportName(a) || a == EnvFolder {
 					return e, &mapError{file, it.Line, fmt.Sprintf("%s: %s is not a usable alias (lower-case letters, digits, '_' or '-'; not env)", where+".aliases", quoteName(it.Value))}
 				}
 				e.aliases = append(e.aliases, a)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -28,7 +29,9 @@ type parseError struct {
 	partial bool // the document was still read
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLineRE is compiled on first use: every container start pays for
+// package-level regexps, and most starts meet no YAML error.
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // decodeFirst parses the first YAML document into a node tree. Only the
 // first document counts, like a single-document loader. The error is split
@@ -50,7 +53,7 @@ func decodeFirst(data []byte) (doc *yaml.Node, perr *parseError) {
 	if err != nil {
 		msg := err.Error()
 		line := 0
-		if sm := yamlLineRE.FindStringSubmatch(msg); sm != nil {
+		if sm := yamlLineRE().FindStringSubmatch(msg); sm != nil {
 			line, _ = strconv.Atoi(sm[1])
 			msg = sm[2]
 		} else {

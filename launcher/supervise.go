@@ -64,7 +64,6 @@ func supervise(path string, o Options) (int, error) {
 	for _, sig := range s.Pending {
 		s.forward(sig)
 	}
-	trimResident()
 	status := s.waitMain()
 	s.Log.Debug().Int("pid", pid).Str("status", describe(status)).Msg("main child exited")
 	s.reclaimTerminal()
@@ -75,8 +74,15 @@ func supervise(path string, o Options) (int, error) {
 // waitMain is the event loop while the main child lives: SIGCHLD drains
 // wait4, anything else is forwarded. It returns the main child's status.
 func (s *supervisor) waitMain() syscall.WaitStatus {
+	// A command that lives a while gets a supervisor that holds only what
+	// its loop uses; one that ends at once never pays for the page faults
+	// that trimming would cost it.
+	trim := time.NewTimer(trimAfter)
+	defer trim.Stop()
 	for {
 		select {
+		case <-trim.C:
+			trimResident()
 		case <-s.Catcher.Child:
 			exits, _ := s.reap()
 			for _, e := range exits {
@@ -109,6 +115,10 @@ func (s *supervisor) forward(sig syscall.Signal) {
 		syscall.Kill(os.Getpid(), syscall.SIGSTOP)
 	}
 }
+
+// trimAfter is how long the main child runs before the supervisor gives
+// back the memory its start-up used.
+const trimAfter = 500 * time.Millisecond
 
 // exit is one child reaped by wait4.
 type exit struct {
