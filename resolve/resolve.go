@@ -127,6 +127,7 @@ func (out *Outcome) fetch(ctx context.Context, o Options, proc []string) error {
 	if err != nil {
 		return &UsageError{err}
 	}
+	defer c.CloseIdle()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	res, err := Prefetch(ctx, c, b, out.Plan, proc, out.Dotenv)

@@ -175,6 +175,11 @@ func (c *Client) bearer() string {
 }
 
 // Requests reports how many HTTP requests were sent, retries included.
+// CloseIdle closes the connections kept for reuse. A supervisor lives as
+// long as its service: it must not hold sockets (and, on the server, their
+// state) open to Infisical after the prefetch.
+func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
+
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
 func (c *Client) addRedaction(s ...string) {
