@@ -73,11 +73,13 @@ func run() error {
 	}
 	defer s.Close()
 
+	// Subscribe before announcing the address: whoever reads the address
+	// may send TERM at once, and must get a clean stop, not a kill.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	fmt.Printf("INFISICAL_ADDR=%s\n", s.URL)
 	fmt.Fprintf(os.Stderr, "infisical-testserver: serving project %s on %s (latency %s)\n", s.ProjectID(), s.URL, *latency)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	got := <-sig
 	fmt.Fprintf(os.Stderr, "infisical-testserver: %s after %d requests, stopping\n", got, len(s.Requests()))
 	return nil
