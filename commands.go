@@ -56,14 +56,16 @@ func (c *CheckCmd) run(g *Globals, log zerolog.Logger) int {
 	if resolve.IsUsage(err) {
 		fatal(log, exitUsage, err)
 	}
-	if err == nil && out.Passthrough {
+	if out != nil && out.Passthrough {
 		// A start in passthrough reads no contract; check reads them
 		// anyway, to say where each key would come from. Their warnings
 		// cannot fail a start that never reads them.
 		o.Required = false
-		if out, err = resolve.ReadInputs(o, proc, true); err != nil {
-			fatal(log, exitUsage, err)
+		report, rerr := resolve.ReadInputs(o, proc, true)
+		if rerr != nil {
+			fatal(log, exitUsage, rerr)
 		}
+		out = report
 	}
 	code := 0
 	if err != nil {

@@ -317,7 +317,8 @@ func TestCheckExitCodes(t *testing.T) {
 		{name: "unreachable required", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1"}, args: []string{"--required", "--timeout", "2s"}, code: 1},
 		{name: "unreachable", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1", "API_TOKEN=" + opsCanaryEnv}, args: []string{"--timeout", "2s"}, code: 0, wantInOut: "Infisical failed"},
 		{name: "usage", fill: true, args: []string{"--env-file", "/nonexistent/.env"}, code: 125},
-		{name: "passthrough", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + opsCanaryEnv}, args: []string{"--required"}, code: 0, wantInOut: "INFISICAL_ADDR not set"},
+		{name: "passthrough", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + opsCanaryEnv}, code: 0, wantInOut: "INFISICAL_ADDR not set"},
+		{name: "passthrough required", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + opsCanaryEnv}, args: []string{"--required"}, code: 1, wantInOut: "INFISICAL_ADDR is not"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

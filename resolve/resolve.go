@@ -100,6 +100,12 @@ func Resolve(ctx context.Context, o Options, proc []string) (*Outcome, error) {
 		return out, err
 	}
 	if out.Passthrough {
+		if o.Required {
+			// --required says a start without Infisical is wrong; an
+			// image that sets it and a deploy that forgot INFISICAL_ADDR
+			// must not start quietly on whatever .env holds.
+			return out, &StartError{errors.New("--required is set but INFISICAL_ADDR is not (neither in the environment nor in .env)")}
+		}
 		o.Log.Debug().Int("dotenv_keys", len(out.Dotenv.Keys)).Msg("INFISICAL_ADDR not set: passthrough, no contracts read, no network")
 		out.Env = Merge(proc, out.Dotenv.Layer())
 		return out, nil
