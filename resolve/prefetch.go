@@ -201,9 +201,18 @@ func (res *Result) Log(log zerolog.Logger) {
 	if len(res.Missing) > 0 {
 		ev = log.Warn().Strs("missing_keys", res.Missing)
 	}
+	fromDotenv := 0
+	for _, k := range res.Missing {
+		if res.Origins[k] == OriginDotenv {
+			fromDotenv++
+		}
+	}
+	// missing counts what --required refuses: in neither the environment
+	// nor Infisical; from_dotenv says how many of those .env still fills.
 	ev.Int("fetched", res.Fetched).
 		Int("from_env", res.FromEnv).
 		Int("missing", len(res.Missing)).
+		Int("from_dotenv", fromDotenv).
 		Int("folders", res.Folders).
 		Int64("requests", res.Requests).
 		Int64("duration_ms", res.Duration.Milliseconds()).
