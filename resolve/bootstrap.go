@@ -89,8 +89,10 @@ func (b Bootstrap) Check() error {
 	return nil
 }
 
-// Login authenticates c the way the bootstrap settings say.
+// Login authenticates c the way the bootstrap settings say. Every
+// credential the settings hold is scrubbed from c's errors, used or not.
 func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
+	c.Redact(b.ClientSecret, b.Token, b.ClientID)
 	switch {
 	case b.AuthMethod == "kubernetes":
 		jwt, err := os.ReadFile(b.K8sTokenPath)

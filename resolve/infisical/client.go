@@ -182,6 +182,12 @@ func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
 
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
+// Redact adds strings that must never appear in an error of this client,
+// beyond the credentials it sends itself: a caller holding other secrets
+// (an unused client secret next to a token) names them here, so that not
+// even a server echoing them back can put them in a log.
+func (c *Client) Redact(s ...string) { c.addRedaction(s...) }
+
 func (c *Client) addRedaction(s ...string) {
 	c.redactMu.Lock()
 	defer c.redactMu.Unlock()
