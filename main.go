@@ -160,7 +160,7 @@ func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) i
 	}
 	rewrite, err := signals.ParseRewrite(r.Rewrite)
 	if err != nil {
-		fatal(log, exitUsage, fmt.Errorf("--rewrite: %w", err))
+		usageExit(fmt.Errorf("--rewrite: %w", err))
 	}
 	out, err := resolve.Resolve(context.Background(), g.resolveOptions(log), os.Environ())
 	if err != nil {
