@@ -140,7 +140,14 @@ func run(o *options) error {
 
 	if fx != nil {
 		progress("prefetch")
-		benchPrefetch(o, env, fx).print(os.Stdout)
+		fxTLS, err := newTLSFixture(root, "prefetch-tls", bin, env.plainEnv)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: HTTPS prefetch fixture:", err)
+			fxTLS = nil
+		} else {
+			defer fxTLS.srv.Close()
+		}
+		benchPrefetch(o, env, fx, fxTLS).print(os.Stdout)
 	}
 
 	if !o.skipScale {

@@ -30,6 +30,7 @@ type fixture struct {
 	clientID  string
 	secret    string
 	env       []string
+	caFile    string            // set when the server speaks TLS: passed as --ca-cert
 	want      map[string]string // every declared key and its value
 	hidden    []string          // undeclared keys in the same folders
 }
@@ -46,6 +47,16 @@ func folderPath(i int) string { return fmt.Sprintf("/shared/t%d", i) }
 // that gives each 10 keys, and seeds the server with those keys plus one
 // undeclared key per folder (which must never reach the command).
 func newFixture(root, name, bin string, plainEnv []string, opts ...infisicaltest.Option) (*fixture, error) {
+	return makeFixture(root, name, bin, plainEnv, false, opts...)
+}
+
+// newTLSFixture is newFixture over HTTPS with HTTP/2, the way a real
+// Infisical answers; secret-init gets the test CA with --ca-cert.
+func newTLSFixture(root, name, bin string, plainEnv []string, opts ...infisicaltest.Option) (*fixture, error) {
+	return makeFixture(root, name, bin, plainEnv, true, append(opts, infisicaltest.WithHTTP2())...)
+}
+
+func makeFixture(root, name, bin string, plainEnv []string, useTLS bool, opts ...infisicaltest.Option) (*fixture, error) {
 	f := &fixture{bin: bin, dir: filepath.Join(root, name), want: map[string]string{}}
 	f.contracts = filepath.Join(f.dir, "contracts")
 	f.tmap = filepath.Join(f.dir, "transport-map.yaml")
@@ -55,7 +66,19 @@ func newFixture(root, name, bin string, plainEnv []string, opts ...infisicaltest
 	var tm, ct strings.Builder
 	tm.WriteString("transports:\n")
 	ct.WriteString("name: node_bench\nhandler_routing:\n  routing_strategy: operation_match\n  handlers:\n")
-	f.srv = infisicaltest.NewServer(opts...)
+	if useTLS {
+		f.srv = infisicaltest.NewUnstartedServer(opts...)
+		if err := f.srv.StartTLS("127.0.0.1:0"); err != nil {
+			return nil, err
+		}
+		f.caFile = filepath.Join(f.dir, "ca.pem")
+		if err := os.WriteFile(f.caFile, f.srv.CACertPEM(), 0o644); err != nil {
+			f.srv.Close()
+			return nil, err
+		}
+	} else {
+		f.srv = infisicaltest.NewServer(opts...)
+	}
 	f.clientID, f.secret = "bench-"+randHex(4), randHex(16)
 	f.srv.AddUniversalIdentity(f.clientID, f.secret)
 	for i := 1; i <= nFolders; i++ {
@@ -92,7 +115,11 @@ func newFixture(root, name, bin string, plainEnv []string, opts ...infisicaltest
 
 // secretInit is secret-init with the fixture's contracts and map, then args.
 func (f *fixture) secretInit(name string, args ...string) cmdSpec {
-	argv := append([]string{f.bin, "--contracts", f.contracts, "--transport-map", f.tmap}, args...)
+	argv := []string{f.bin, "--contracts", f.contracts, "--transport-map", f.tmap}
+	if f.caFile != "" {
+		argv = append(argv, "--ca-cert", f.caFile)
+	}
+	argv = append(argv, args...)
 	return cmdSpec{name: name, argv: argv, env: f.env, dir: f.dir}
 }
 
@@ -154,7 +181,7 @@ func summarizeRequests(rs []infisicaltest.Request) reqSummary {
 // adds o.latency to every answer, interleaved with /bin/true so that the
 // difference is secret-init's own cost, and reads each start's requests
 // from the server's log.
-func benchPrefetch(o *options, env *benchEnv, fx *fixture) *table {
+func benchPrefetch(o *options, env *benchEnv, fx, fxTLS *fixture) *table {
 	rt := o.latency
 	t := &table{
 		title: fmt.Sprintf("4. Prefetch: contracts needing %d folders × %d keys, test server adding %v to every answer; %d timed starts after %d warm-ups",
@@ -185,12 +212,43 @@ func benchPrefetch(o *options, env *benchEnv, fx *fixture) *table {
 		}
 	}
 
+	m := timePrefetch(o, fx)
+	m.row(t, "secret-init process: start, login, lists, exec /bin/true; minus /bin/true", rt)
+	var mTLS *prefetchTiming
+	if fxTLS != nil {
+		fxTLS.srv.SetLatency(rt)
+		mTLS = timePrefetch(o, fxTLS)
+		mTLS.row(t, "same over HTTPS (HTTP/2, --ca-cert: system roots + the test CA)", rt)
+	}
+
+	sdkRow(t, o, fx)
+
+	t.note("%s.", verified)
+	m.notes(t, "plain HTTP", rt)
+	if mTLS != nil {
+		mTLS.notes(t, "HTTPS", rt)
+	}
+	return t
+}
+
+// prefetchTiming is what timePrefetch measured of one fixture.
+type prefetchTiming struct {
+	trueMed         time.Duration
+	si              stats
+	reqCounts       []int
+	pre, netw, post []time.Duration
+	shapes          []string
+	failed          int
+	lastErr         string
+}
+
+// timePrefetch times starts of secret-init against fx, interleaved with
+// /bin/true, and reads each start's requests from the server's log.
+func timePrefetch(o *options, fx *fixture) *prefetchTiming {
+	m := &prefetchTiming{}
 	trueSpec := cmdSpec{name: "/bin/true", argv: []string{"/bin/true"}, env: fx.env, dir: fx.dir}
 	siSpec := fx.secretInit("secret-init", "--", "/bin/true")
-	var trueWalls, siWalls, pre, netw, post []time.Duration
-	var reqCounts []int
-	var shapes []string
-	failed, lastErr := 0, ""
+	var trueWalls, siWalls []time.Duration
 	deadline := time.Now().Add(o.prefetchBudget)
 	for i := range o.prefetchWarm + o.prefetchRuns {
 		if time.Now().After(deadline) {
@@ -207,61 +265,64 @@ func benchPrefetch(o *options, env *benchEnv, fx *fixture) *table {
 			continue
 		}
 		if err != nil || exitCode(res.ws) != 0 {
-			failed++
+			m.failed++
 			if err != nil {
-				lastErr = err.Error()
+				m.lastErr = err.Error()
 			} else {
-				lastErr = fmt.Sprintf("exit %d", exitCode(res.ws))
+				m.lastErr = fmt.Sprintf("exit %d", exitCode(res.ws))
 			}
 			continue
 		}
 		s := summarizeRequests(reqs)
 		siWalls = append(siWalls, res.wall)
-		reqCounts = append(reqCounts, len(reqs))
-		shapes = append(shapes, fmt.Sprintf("%d login + %d lists + %d other, %d not 200", s.logins, s.lists, s.other, s.non200))
+		m.reqCounts = append(m.reqCounts, len(reqs))
+		m.shapes = append(m.shapes, fmt.Sprintf("%d login + %d lists + %d other, %d not 200", s.logins, s.lists, s.other, s.non200))
 		if len(reqs) > 0 {
 			// The server runs in this process, so its request times and
 			// the spawn time share Go's monotonic clock.
-			pre = append(pre, s.first.Sub(res.start))
-			netw = append(netw, s.last.Sub(s.first))
-			post = append(post, res.start.Add(res.wall).Sub(s.last))
+			m.pre = append(m.pre, s.first.Sub(res.start))
+			m.netw = append(m.netw, s.last.Sub(s.first))
+			m.post = append(m.post, res.start.Add(res.wall).Sub(s.last))
 		}
 	}
-	trueMed := medianOf(trueWalls)
-	siStats := summarize(siWalls)
-	if siStats.n > 0 {
-		cost := siStats.median - trueMed
-		rts := float64(cost) / float64(rt)
-		reqs := slices.Clone(reqCounts)
-		slices.Sort(reqs)
-		exact := reqs[0] == 1+nFolders && reqs[len(reqs)-1] == 1+nFolders
-		reqStr := fmt.Sprint(reqs[0])
-		if reqs[0] != reqs[len(reqs)-1] {
-			reqStr = fmt.Sprintf("%d..%d", reqs[0], reqs[len(reqs)-1])
-		}
-		t.add("secret-init process: start, login, lists, exec /bin/true; minus /bin/true",
-			ms(cost), ms(siStats.p90-trueMed), fmt.Sprintf("%.2f", rts), verdict(rts <= 3), reqStr, verdict(exact))
-	} else {
-		t.add("secret-init", "-", "-", "-", "not measured", "-", "not measured")
+	m.trueMed = medianOf(trueWalls)
+	m.si = summarize(siWalls)
+	return m
+}
+
+// row adds m's line to the prefetch table.
+func (m *prefetchTiming) row(t *table, name string, rt time.Duration) {
+	if m.si.n == 0 {
+		t.add(name, "-", "-", "-", "not measured", "-", "not measured")
+		return
 	}
+	cost := m.si.median - m.trueMed
+	rts := float64(cost) / float64(rt)
+	reqs := slices.Clone(m.reqCounts)
+	slices.Sort(reqs)
+	exact := reqs[0] == 1+nFolders && reqs[len(reqs)-1] == 1+nFolders
+	reqStr := fmt.Sprint(reqs[0])
+	if reqs[0] != reqs[len(reqs)-1] {
+		reqStr = fmt.Sprintf("%d..%d", reqs[0], reqs[len(reqs)-1])
+	}
+	t.add(name, ms(cost), ms(m.si.p90-m.trueMed), fmt.Sprintf("%.2f", rts), verdict(rts <= 3), reqStr, verdict(exact))
+}
 
-	sdkRow(t, o, fx)
-
-	t.note("%s.", verified)
-	if siStats.n > 0 {
-		t.note("/bin/true alone, interleaved: median %s ms. Raw secret-init wall: median %s ms, min %s ms.", ms(trueMed), ms(siStats.median), ms(siStats.min))
-		t.note("secret-init's time, medians from the server's log (same clock): spawn → first request %s ms (process start, flags, contracts); first → last request %s ms (login answer %v, then the lists go out); last request → exit %s ms (list answer %v, merge, exec, /bin/true).",
-			ms(medianOf(pre)), ms(medianOf(netw)), rt, ms(medianOf(post)), rt)
+// notes explains where m's time went.
+func (m *prefetchTiming) notes(t *table, label string, rt time.Duration) {
+	if m.si.n > 0 {
+		t.note("%s: /bin/true alone, interleaved: median %s ms. Raw secret-init wall: median %s ms, min %s ms.", label, ms(m.trueMed), ms(m.si.median), ms(m.si.min))
+		t.note("%s: medians from the server's log (same clock): spawn → first request %s ms (process start, flags, contracts, TLS set-up); first → last request %s ms (login answer %v, then the lists go out); last request → exit %s ms (list answer %v, merge, exec, /bin/true).",
+			label, ms(medianOf(m.pre)), ms(medianOf(m.netw)), rt, ms(medianOf(m.post)), rt)
 		counts := map[string]int{}
-		for _, s := range shapes {
+		for _, s := range m.shapes {
 			counts[s]++
 		}
 		for s, n := range counts {
-			t.note("requests per start: %s (%d of %d starts)", s, n, len(shapes))
+			t.note("%s: requests per start: %s (%d of %d starts)", label, s, n, len(m.shapes))
 		}
 	}
-	if failed > 0 {
-		t.note("%d secret-init starts failed; last: %s", failed, lastErr)
+	if m.failed > 0 {
+		t.note("%s: %d secret-init starts failed; last: %s", label, m.failed, m.lastErr)
 	}
-	return t
 }

@@ -94,7 +94,7 @@ func New(cfg Config) (*Client, error) {
 		c.maxBody = DefaultMaxBody
 	}
 	if c.hc == nil {
-		tr, err := newTransport(cfg.CACertFile)
+		tr, err := newTransport(cfg.CACertFile, strings.HasPrefix(base, "https://"))
 		if err != nil {
 			return nil, err
 		}
@@ -126,7 +126,7 @@ func apiBase(addr string) (string, error) {
 	return s, nil
 }
 
-func newTransport(caFile string) (*http.Transport, error) {
+func newTransport(caFile string, https bool) (*http.Transport, error) {
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -140,21 +140,37 @@ func newTransport(caFile string) (*http.Transport, error) {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 	}
-	if caFile == "" {
-		// Leaving RootCAs nil lets crypto/x509 load the system pool lazily, only
-		// if an https address is actually used.
+	var extra []byte
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("infisical: read CA file %s: %w", caFile, err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("infisical: CA file %s holds no PEM certificate", caFile)
+		}
+		extra = pem
+	}
+	if !https {
+		// No TLS to Infisical: no roots to load (the CA file was still
+		// checked, so a typo in --ca-cert does not wait for the day the
+		// address becomes https).
 		return tr, nil
 	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("infisical: read CA file %s: %w", caFile, err)
+	pool := systemRoots()
+	if pool == nil {
+		// Nothing where the Linux roots usually are: let crypto/x509 decide
+		// (with no CA file, a nil RootCAs means exactly that).
+		if extra == nil {
+			return tr, nil
+		}
+		var err error
+		if pool, err = x509.SystemCertPool(); err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("infisical: CA file %s holds no PEM certificate", caFile)
+	if extra != nil {
+		pool.AppendCertsFromPEM(extra)
 	}
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return tr, nil

@@ -88,6 +88,7 @@ type Server struct {
 	URL string
 
 	listener  net.Listener
+	http2     bool // offer h2 over TLS (WithHTTP2)
 	srv       *http.Server
 	caPEM     []byte
 	closed    chan struct{}
@@ -128,6 +129,11 @@ type Option func(*Server)
 
 // WithProject sets the project ID (workspaceId) the server holds.
 func WithProject(id string) Option { return func(s *Server) { s.project = id } }
+
+// WithHTTP2 makes a TLS server offer HTTP/2, as Infisical behind its usual
+// proxies does, so that a client's parallel requests share one connection.
+// ResetMidAnswer then resets the one stream, not the shared connection.
+func WithHTTP2() Option { return func(s *Server) { s.http2 = true } }
 
 // WithLatency adds d to every answer.
 func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = d } }
@@ -207,6 +213,16 @@ func (s *Server) start(addr string, cfg *tls.Config) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		// Clients that reject the test CA on purpose would log handshake errors.
 		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	if cfg != nil && s.http2 {
+		// ServeTLS sets up h2 on the server; cfg already holds the
+		// certificate.
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+		s.srv.TLSConfig = cfg
+		s.listener = l
+		s.URL = "https://" + l.Addr().String()
+		go func() { _ = s.srv.ServeTLS(l, "", "") }()
+		return nil
 	}
 	scheme := "http"
 	if cfg != nil {

@@ -3,6 +3,8 @@ package infisicaltest_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -497,5 +499,26 @@ func TestSeed(t *testing.T) {
 	}
 	if _, err := infisicaltest.LoadSeed(strings.NewReader("")); err != nil {
 		t.Errorf("empty seed: %v", err)
+	}
+}
+
+// TestHTTP2 checks that WithHTTP2 serves h2 over TLS, so that a client's
+// parallel requests share one connection as they do against Infisical.
+func TestHTTP2(t *testing.T) {
+	s := infisicaltest.NewUnstartedServer(infisicaltest.WithHTTP2())
+	if err := s.StartTLS("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(s.CACertPEM())
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	resp, err := c.Post(s.URL+"/api/v1/auth/universal-auth/login", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("protocol %s, want HTTP/2", resp.Proto)
 	}
 }
