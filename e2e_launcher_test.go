@@ -1018,3 +1018,35 @@ func TestPtyCtrlC(t *testing.T) {
 		}
 	}
 }
+
+// TestPtyCtrlZ: in an interactive shell, Ctrl-Z stops the supervised job
+// and gives the prompt back; fg continues it with the terminal.
+func TestPtyCtrlZ(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash not installed")
+	}
+	p := startPTY(t, false, "--mode", "exec", "--", "bash", "--norc", "--noprofile", "-i")
+	p.master.WriteString(bin + ` --mode supervise -- sh -c 'echo rea""dy; read x; echo "got=$x"'` + "\n")
+	p.waitOutput("ready")
+	time.Sleep(200 * time.Millisecond) // into the read
+	p.master.Write([]byte{0x1a})       // Ctrl-Z
+	p.waitOutput("Stopped")
+	// Type only once bash has the terminal back and is at its prompt
+	// again: keys typed while it resets the terminal may be dropped.
+	waitFor(t, 10*time.Second, "the prompt after Stopped", func() bool {
+		out := p.output()
+		return strings.HasSuffix(out[strings.LastIndex(out, "Stopped"):], "$ ")
+	})
+	time.Sleep(200 * time.Millisecond)
+	p.master.WriteString("fg\n")
+	time.Sleep(300 * time.Millisecond)
+	p.master.WriteString("hello\n")
+	p.waitOutput("got=hello")
+	if strings.Count(p.output(), "Stopped") != 1 {
+		t.Errorf("the job stopped again after fg; terminal: %q", p.output())
+	}
+	p.master.WriteString("exit 5\n")
+	if code := p.wait(); code != 5 {
+		t.Errorf("exit %d, want 5; terminal: %q", code, p.output())
+	}
+}

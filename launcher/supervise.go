@@ -112,13 +112,55 @@ func (s *supervisor) forward(sig syscall.Signal) {
 	// A shell that sent TSTP expects the whole job to stop, and we are
 	// the job. As PID 1 the kernel ignores this, which is what we want.
 	if sig == syscall.SIGTSTP && !s.pid1 {
-		syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+		stopSelf()
 	}
 }
 
 // trimAfter is how long the main child runs before the supervisor gives
 // back the memory its start-up used.
 const trimAfter = 500 * time.Millisecond
+
+// childStopped handles the main child stopping on its own: Ctrl-Z at the
+// terminal goes to the child's group, which holds the foreground, not to
+// us, and the shell that started us waits for us, not for the child. So
+// we stop too: the shell sees its job stopped and gives the prompt back.
+// When it continues us (fg or bg), we continue the child, and hand it the
+// terminal again if the shell gave it to us (fg). A stop already undone
+// (we forwarded a CONT since) is left alone.
+func (s *supervisor) childStopped() {
+	if !stopped(s.pid) {
+		return
+	}
+	s.Log.Debug().Int("pid", s.pid).Msg("child stopped: stopping with it")
+	stopSelf()
+	// Continued.
+	fg := s.tty && ownsForeground()
+	if fg {
+		unix.IoctlSetPointerInt(0, unix.TIOCSPGRP, s.pid)
+	}
+	s.Log.Debug().Bool("foreground", fg).Msg("continued: continuing the child")
+	syscall.Kill(-s.pid, syscall.SIGCONT)
+}
+
+// stopSelf stops the whole process and returns once it is continued. The
+// STOP is sent to this very thread: a process-directed kill lets the
+// calling thread run on for a moment, long enough to act as if it had
+// already been continued.
+func stopSelf() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGSTOP)
+}
+
+// stopped reports whether pid is stopped now (state T in /proc/pid/stat).
+func stopped(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'T'
+}
 
 // exit is one child reaped by wait4.
 type exit struct {
@@ -130,9 +172,15 @@ type exit struct {
 // loops until wait4 says nothing more is ready. more is false when we
 // have no children at all (ECHILD): nothing is left to wait for.
 func (s *supervisor) reap() (exits []exit, more bool) {
+	flags := syscall.WNOHANG
+	if !s.pid1 {
+		// A job-control shell may be waiting for us: learn when the main
+		// child stops (childStopped).
+		flags |= syscall.WUNTRACED
+	}
 	for {
 		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		pid, err := syscall.Wait4(-1, &ws, flags, nil)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -143,6 +191,12 @@ func (s *supervisor) reap() (exits []exit, more bool) {
 			return exits, true
 		case pid <= 0:
 			return exits, true
+		}
+		if ws.Stopped() {
+			if pid == s.pid {
+				s.childStopped()
+			}
+			continue
 		}
 		s.Log.Debug().Int("pid", pid).Str("status", describe(ws)).Msg("reaped")
 		exits = append(exits, exit{pid, ws})
