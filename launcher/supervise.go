@@ -152,14 +152,25 @@ func stopSelf() {
 	unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGSTOP)
 }
 
-// stopped reports whether pid is stopped now (state T in /proc/pid/stat).
+// stopped reports whether pid is stopped now (state T).
 func stopped(pid int) bool {
+	f := statFields(pid)
+	return len(f) > 0 && f[0] == "T"
+}
+
+// statFields returns the fields of /proc/pid/stat after the command name
+// (state, ppid, ...), or nil. The name may hold spaces and parens, so the
+// fields start after the last ')'.
+func statFields(pid int) []string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return false
+		return nil
 	}
 	i := strings.LastIndexByte(string(b), ')')
-	return i >= 0 && i+2 < len(b) && b[i+2] == 'T'
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
 }
 
 // exit is one child reaped by wait4.
@@ -310,18 +321,7 @@ func childrenByScan() []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name may hold spaces and parens: fields start
-		// after the last ')': state, ppid, ...
-		i := strings.LastIndexByte(string(b), ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(me) {
+		if f := statFields(pid); len(f) > 1 && f[1] == strconv.Itoa(me) {
 			pids = append(pids, pid)
 		}
 	}
