@@ -254,16 +254,15 @@ func sortKeys(keys []KeyReport) {
 	})
 }
 
-// safeAddr drops user:password@ from an address before it is printed.
+// safeAddr keeps of an address only where it points (scheme, host, path)
+// for printing.
 func safeAddr(addr string) string {
 	u, err := url.Parse(addr)
-	if err != nil || u.User == nil {
-		if err != nil {
-			return "(unparsable INFISICAL_ADDR)"
-		}
-		return addr
+	if err != nil || u.Host == "" {
+		return "(unparsable INFISICAL_ADDR)"
 	}
-	u.User = nil
+	// Only where it points: user info and a query may hold credentials.
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
 	return u.String()
 }
 

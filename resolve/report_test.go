@@ -158,6 +158,8 @@ func TestSafeAddr(t *testing.T) {
 		"http://127.0.0.1:8080":               "http://127.0.0.1:8080",
 		"https://u:pw@infisical.example/api/": "https://infisical.example/api/",
 		"http://[::1":                         "(unparsable INFISICAL_ADDR)",
+		"https://h.example/?token=CANARY#x":   "https://h.example/",
+		"sk_live_CANARY":                      "(unparsable INFISICAL_ADDR)",
 	} {
 		if got := safeAddr(in); got != want {
 			t.Errorf("safeAddr(%q) = %q, want %q", in, got, want)

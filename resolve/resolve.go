@@ -144,9 +144,9 @@ func (out *Outcome) fetch(ctx context.Context, o Options, proc []string) error {
 	res.Log(o.Log)
 	if res.Failed != nil {
 		if o.Required {
-			return &StartError{fmt.Errorf("Infisical at %s: %w", b.Addr, res.Failed)}
+			return &StartError{fmt.Errorf("Infisical at %s: %w", safeAddr(b.Addr), res.Failed)}
 		}
-		o.Log.Warn().Str("addr", b.Addr).Msg(res.Failed.Error() + "; starting with the environment and .env only")
+		o.Log.Warn().Str("addr", safeAddr(b.Addr)).Msg(res.Failed.Error() + "; starting with the environment and .env only")
 	}
 	if err := out.absent(); err != nil {
 		return err

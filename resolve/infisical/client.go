@@ -113,7 +113,9 @@ func apiBase(addr string) (string, error) {
 	}
 	u, err := url.Parse(addr)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("infisical: address %q is not an http(s) URL", addr)
+		// Not echoed: a value that is not a URL may be anything, a secret
+		// pasted into the wrong variable included.
+		return "", errors.New("infisical: the address (INFISICAL_ADDR) is not an http(s) URL with a host")
 	}
 	if u.User != nil {
 		return "", errors.New("infisical: address must not carry user info")
