@@ -84,7 +84,8 @@ func (b Bootstrap) Check() error {
 			return errors.New("INFISICAL_AUTH_METHOD=token needs INFISICAL_TOKEN")
 		}
 	default:
-		return fmt.Errorf("INFISICAL_AUTH_METHOD %q is not supported (universal-auth, token, kubernetes)", clip(b.AuthMethod, 32))
+		// Not echoed, like every bootstrap value that may be misplaced.
+		return errors.New("INFISICAL_AUTH_METHOD is not one of universal-auth, token, kubernetes")
 	}
 	return nil
 }
