@@ -70,6 +70,9 @@ func ReadInputs(o Options, proc []string, forceContracts bool) (*Outcome, error)
 	if out.Passthrough && !forceContracts {
 		return out, nil
 	}
+	if !forceContracts && strings.HasPrefix(strings.ToLower(out.Bootstrap.Addr), "https://") {
+		infisical.WarmRoots() // a start will talk TLS: load the roots meanwhile (plan never does)
+	}
 	m := contracts.DefaultTransportMap()
 	if o.TransportMap != "" {
 		if err := m.Merge(o.TransportMap); err != nil {

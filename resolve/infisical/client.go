@@ -159,7 +159,10 @@ func newTransport(caFile string, https bool) (*http.Transport, error) {
 		// address becomes https).
 		return tr, nil
 	}
-	pool := systemRoots()
+	pool := sharedRoots()
+	if pool != nil {
+		pool = pool.Clone() // the CA file goes into this client's copy only
+	}
 	if pool == nil {
 		// Nothing where the Linux roots usually are: let crypto/x509 decide
 		// (with no CA file, a nil RootCAs means exactly that).

@@ -551,6 +551,17 @@ func TestCACert(t *testing.T) {
 	if got, err := list(with, s, ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
 		t.Fatalf("with --ca-cert: %v, %v", got, err)
 	}
+
+	// The system roots are loaded once per process and shared: a CA file
+	// given to one client must not reach the next one's trust.
+	after, err := infisical.New(infisical.Config{Addr: s.URL, Retry: infisical.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after.SetToken("tok")
+	if _, err := list(after, s, ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a client made after one with --ca-cert trusts its CA: %v", err)
+	}
 }
 
 func TestErrorFormat(t *testing.T) {

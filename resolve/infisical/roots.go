@@ -27,6 +27,15 @@ var (
 	rootDirs = []string{"/etc/ssl/certs", "/etc/pki/tls/certs"}
 )
 
+// sharedRoots loads the system roots once per process: WarmRoots starts
+// it early, newTransport waits for it.
+var sharedRoots = sync.OnceValue(systemRoots)
+
+// WarmRoots starts loading the system roots in the background. A start
+// against an https address calls it as soon as it knows the address, so
+// that the roots load while the contracts are read, not after.
+func WarmRoots() { go sharedRoots() }
+
 // systemRoots builds the same pool as x509.SystemCertPool on Linux, at a
 // fraction of the cost, for every start against an https address.
 //
