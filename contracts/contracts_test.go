@@ -521,11 +521,11 @@ func TestNameChecks(t *testing.T) {
 		if got := isTransportName(tt.s); got != tt.transport {
 			t.Errorf("isTransportName(%q) = %v", tt.s, got)
 		}
-		if got := isVarName(tt.s, false); got != tt.v {
-			t.Errorf("isVarName(%q, false) = %v", tt.s, got)
+		if got := IsVarName(tt.s, false); got != tt.v {
+			t.Errorf("IsVarName(%q, false) = %v", tt.s, got)
 		}
-		if got := isVarName(tt.s, true); got != tt.upVar {
-			t.Errorf("isVarName(%q, true) = %v", tt.s, got)
+		if got := IsVarName(tt.s, true); got != tt.upVar {
+			t.Errorf("IsVarName(%q, true) = %v", tt.s, got)
 		}
 	}
 }

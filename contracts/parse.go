@@ -200,7 +200,7 @@ func (c *contract) dependencyKey(file, field string, d *yaml.Node) (string, Sour
 			return "", Source{}, false
 		}
 		if v := strings.TrimSpace(ev.Value); v != "" {
-			if !isVarName(v, false) {
+			if !IsVarName(v, false) {
 				c.warn(file, ev.Line, field+".env_var", "not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
 				return "", Source{}, false
 			}
@@ -208,7 +208,7 @@ func (c *contract) dependencyKey(file, field string, d *yaml.Node) (string, Sour
 		}
 	}
 	_, nm := lookup(d, "name")
-	if isString(nm) && isVarName(strings.TrimSpace(nm.Value), true) {
+	if isString(nm) && IsVarName(strings.TrimSpace(nm.Value), true) {
 		return strings.TrimSpace(nm.Value), Source{File: file, Line: nm.Line, Field: field + ".name"}, true
 	}
 	line := d.Line

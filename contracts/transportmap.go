@@ -148,9 +148,9 @@ func isTransportName(s string) bool {
 	return s != ""
 }
 
-// isVarName reports whether s is a variable name, [A-Za-z_][A-Za-z0-9_]*,
+// IsVarName reports whether s is a variable name, [A-Za-z_][A-Za-z0-9_]*,
 // or with upperOnly [A-Z_][A-Z0-9_]*.
-func isVarName(s string, upperOnly bool) bool {
+func IsVarName(s string, upperOnly bool) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -301,7 +301,7 @@ func parseTransportEntry(file, name string, line int, v *yaml.Node) (transportEn
 			dup := map[string]bool{}
 			for _, it := range items {
 				key := strings.TrimSpace(it.Value)
-				if !isVarName(key, false) {
+				if !IsVarName(key, false) {
 					return e, &mapError{file, it.Line, fmt.Sprintf("%s: %s is not a variable name ([A-Za-z_][A-Za-z0-9_]*)", where+".keys", quoteName(it.Value))}
 				}
 				if dup[key] {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"secret-init/contracts"
 )
 
 // MaxDotenvSize caps the bootstrap file. A real .env holds a few dozen
@@ -225,19 +227,5 @@ func (p *dotenvParser) trailing(line int, s string) error {
 }
 
 // ValidKey reports whether k can be an environment variable name here:
-// [A-Za-z_][A-Za-z0-9_]*.
-func ValidKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case c == '_', c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+// [A-Za-z_][A-Za-z0-9_]*, the rule contracts and the transport map use too.
+func ValidKey(k string) bool { return contracts.IsVarName(k, false) }
