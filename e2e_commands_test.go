@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"secret-init/resolve"
-	"secret-init/resolve/infisical"
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical"
+	"secret-init/infisical/infisicaltest"
 )
 
 // Canaries stand for secret values; none may reach any output of the

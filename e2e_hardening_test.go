@@ -26,7 +26,7 @@ import (
 	"testing"
 	"time"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 // hardCanary stands for a secret value written into bad input.
@@ -674,7 +674,7 @@ func TestBadInputInfisicalHugeAnswer(t *testing.T) {
 		// hostile answers is already generous.
 		t.Logf("peak RSS with two chunked 100 MB answers: %d KiB", h.rssKiB)
 		if h.rssKiB > 128<<10 {
-			t.Errorf("BUG (resolve/infisical: a 32 MiB cap per answer, read by a doubling buffer, 8 folders in parallel): "+
+			t.Errorf("BUG (infisical: a 32 MiB cap per answer, read by a doubling buffer, 8 folders in parallel): "+
 				"peak RSS %d KiB for two chunked 100 MB answers; want under 128 MiB (a smaller cap, or one byte budget shared by the parallel lists)", h.rssKiB)
 		}
 	})

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 // One canary per source of values. Each says where it came from, so that

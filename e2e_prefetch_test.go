@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 // A canary stands for a secret value: it must reach the child and never

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 // Shape of the prefetch scenario of issue 3: 8 folders of 10 keys.

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 // scaleProc is one of the processes started at once.

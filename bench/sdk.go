@@ -8,7 +8,7 @@ import (
 
 	infisical "github.com/infisical/go-sdk"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 // sdkRow measures the official go-sdk doing what a naive entrypoint built

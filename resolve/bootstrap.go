@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"secret-init/resolve/infisical"
+	"secret-init/infisical"
 )
 
 // DefaultKubernetesTokenPath is where Kubernetes mounts the service-account token.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"secret-init/resolve/infisical"
+	"secret-init/infisical"
 )
 
 // TestLoginScrubsUnusedCredentials: in token mode the client secret is

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"secret-init/resolve/infisical"
+	"secret-init/infisical"
 )
 
 // Origin names where a key's value came from, for check and the logs.

@@ -10,7 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"secret-init/contracts"
-	"secret-init/resolve/infisical"
+	"secret-init/infisical"
 )
 
 // Options are the resolve settings; main fills them from flags.

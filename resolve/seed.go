@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"secret-init/resolve/infisical"
+	"secret-init/infisical"
 )
 
 // SeedOptions are seed's own flags; the shared ones (contracts, service,

@@ -12,7 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 const seedCanary = "CANARY-seed-value-e90b"

@@ -16,7 +16,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 func main() {
@@ -28,7 +28,7 @@ func main() {
 
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on; port 0 picks a free one")
-	seedFile := flag.String("seed", "", "YAML seed file (format: go doc secret-init/resolve/infisicaltest)")
+	seedFile := flag.String("seed", "", "YAML seed file (format: go doc secret-init/infisicaltest)")
 	latency := flag.Duration("latency", 0, "latency added to every answer, e.g. 20ms")
 	rate := flag.Float64("rate-limit", 0, "requests per second over all clients; beyond it 429 with Retry-After (0 = unlimited)")
 	burst := flag.Int("burst", 0, "token-bucket burst for --rate-limit (default: the rate, at least 1)")

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"secret-init/resolve/infisical"
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical"
+	"secret-init/infisical/infisicaltest"
 )
 
 // A server asking to come back later is not failing: nine 429s in a row (one

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"secret-init/resolve/infisical"
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical"
+	"secret-init/infisical/infisicaltest"
 )
 
 const (

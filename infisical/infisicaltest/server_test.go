@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical/infisicaltest"
 )
 
 var reqIDPattern = regexp.MustCompile(`^req-[A-Za-z0-9]{14}$`)

@@ -19,8 +19,8 @@ import (
 
 	sdk "github.com/infisical/go-sdk"
 
-	"secret-init/resolve/infisical"
-	"secret-init/resolve/infisicaltest"
+	"secret-init/infisical"
+	"secret-init/infisical/infisicaltest"
 )
 
 const conformanceSeed = `
