@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"secret-init/resolve"
 	"secret-init/infisical"
 	"secret-init/infisical/infisicaltest"
+	"secret-init/resolve"
 )
 
 // Canaries stand for secret values; none may reach any output of the
