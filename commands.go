@@ -10,11 +10,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"secret-init/launcher"
 	"secret-init/resolve"
 )
-
-// Exit code of check when a start would fail, and of seed when a key failed.
-const exitFailed = 1
 
 // PlanCmd prints what a start would fetch, without any network I/O.
 type PlanCmd struct {
@@ -42,7 +40,7 @@ func (c *PlanCmd) run(g *Globals, log zerolog.Logger) int {
 	proc := os.Environ()
 	out, err := resolve.ReadInputs(g.resolveOptions(log), proc, true)
 	if err != nil {
-		fatal(log, exitUsage, err) // --required with broken contracts included
+		fatal(log, launcher.ExitUsage, err) // --required with broken contracts included
 	}
 	return writeReport(log, resolve.PlanReport(out, proc), c.Output, 0)
 }
@@ -54,7 +52,7 @@ func (c *CheckCmd) run(g *Globals, log zerolog.Logger) int {
 	o := g.resolveOptions(log)
 	out, err := resolve.Resolve(context.Background(), o, proc)
 	if resolve.IsUsage(err) {
-		fatal(log, exitUsage, err)
+		fatal(log, launcher.ExitUsage, err)
 	}
 	if out != nil && out.Passthrough {
 		// A start in passthrough reads no contract; check reads them
@@ -63,14 +61,14 @@ func (c *CheckCmd) run(g *Globals, log zerolog.Logger) int {
 		o.Required = false
 		report, rerr := resolve.ReadInputs(o, proc, true)
 		if rerr != nil {
-			fatal(log, exitUsage, rerr)
+			fatal(log, launcher.ExitUsage, rerr)
 		}
 		out = report
 	}
 	code := 0
 	if err != nil {
 		log.Error().Msg(err.Error())
-		code = exitFailed
+		code = launcher.ExitFailed
 	}
 	return writeReport(log, resolve.CheckReport(out, proc, err), c.Output, code)
 }
@@ -88,18 +86,18 @@ func (c *SeedCmd) run(g *Globals, log zerolog.Logger) int {
 	var ue *resolve.UsageError
 	switch {
 	case errors.As(err, &ue):
-		fatal(log, exitUsage, err)
+		fatal(log, launcher.ExitUsage, err)
 	case err != nil:
-		fatal(log, exitFailed, err)
+		fatal(log, launcher.ExitFailed, err)
 	}
 	for _, w := range rep.Warnings {
 		log.Warn().Msg(w)
 	}
 	if err := rep.WriteText(os.Stdout); err != nil {
-		fatal(log, exitFailed, err)
+		fatal(log, launcher.ExitFailed, err)
 	}
 	if rep.Failed > 0 {
-		return exitFailed
+		return launcher.ExitFailed
 	}
 	return 0
 }
@@ -112,7 +110,7 @@ func writeReport(log zerolog.Logger, r *resolve.Report, format string, code int)
 		err = r.WriteText(os.Stdout)
 	}
 	if err != nil {
-		fatal(log, exitFailed, err)
+		fatal(log, launcher.ExitFailed, err)
 	}
 	return code
 }

@@ -26,11 +26,6 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes of secret-init itself, as tini documents them.
-const (
-	exitUsage = 125 // secret-init failed before the command started
-)
-
 // Globals are the flags every command shares.
 type Globals struct {
 	EnvFile   string `name:"env-file" env:"SECRET_INIT_ENV_FILE" default:".env" placeholder:"PATH" help:"Bootstrap file. A missing default file is fine; a file named explicitly must exist."`
@@ -92,7 +87,7 @@ func main() {
 	// First: a Go PID 1 that gets SIGTERM before signal.Notify exits 2, and
 	// a TERM during startup must abort with 143 without starting anything.
 	catcher := signals.Catch()
-	catcher.WatchStartup(func(sig syscall.Signal) { os.Exit(128 + int(sig)) })
+	catcher.WatchStartup(func(sig syscall.Signal) { os.Exit(launcher.SignalExit(sig)) })
 
 	if cli, ok := fastParse(os.Args[1:], os.Environ()); ok {
 		log := newLogger(cli.LogLevel, cli.LogFormat)
@@ -106,13 +101,13 @@ func main() {
 		kong.UsageOnError(),
 		kong.Exit(func(code int) {
 			if code != 0 {
-				code = exitUsage
+				code = launcher.ExitUsage
 			}
 			os.Exit(code)
 		}),
 	)
 	if err != nil {
-		fatal(zerolog.Nop(), exitUsage, err)
+		fatal(zerolog.Nop(), launcher.ExitUsage, err)
 	}
 	args, explicitRun, err := routeArgs(parser, os.Args[1:])
 	if err != nil {
@@ -164,7 +159,7 @@ func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) i
 	}
 	out, err := resolve.Resolve(context.Background(), g.resolveOptions(log), os.Environ())
 	if err != nil {
-		fatal(log, exitUsage, err)
+		fatal(log, launcher.ExitUsage, err)
 	}
 	env := out.Env
 
@@ -185,7 +180,7 @@ func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) i
 		if errors.As(err, &se) {
 			fatal(log, se.Code, err)
 		}
-		fatal(log, exitUsage, err)
+		fatal(log, launcher.ExitUsage, err)
 	}
 	return code
 }
@@ -194,7 +189,7 @@ func (r *RunCmd) run(g *Globals, catcher *signals.Catcher, log zerolog.Logger) i
 func usageExit(err error) {
 	fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
 	fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
-	os.Exit(exitUsage)
+	os.Exit(launcher.ExitUsage)
 }
 
 // validate checks what kong's types cannot: ranges.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"secret-init/launcher"
 	"slices"
 	"strings"
 	"time"
@@ -201,8 +202,8 @@ func benchPrefetch(o *options, env *benchEnv, fx, fxTLS *fixture) *table {
 		switch {
 		case err != nil:
 			verified = "verification run failed: " + err.Error()
-		case exitCode(res.ws) != 0:
-			verified = fmt.Sprintf("verification run exited %d", exitCode(res.ws))
+		case launcher.ExitCode(res.ws) != 0:
+			verified = fmt.Sprintf("verification run exited %d", launcher.ExitCode(res.ws))
 		case rerr != nil:
 			verified = rerr.Error()
 		default:
@@ -264,12 +265,12 @@ func timePrefetch(o *options, fx *fixture) *prefetchTiming {
 		if i < o.prefetchWarm {
 			continue
 		}
-		if err != nil || exitCode(res.ws) != 0 {
+		if err != nil || launcher.ExitCode(res.ws) != 0 {
 			m.failed++
 			if err != nil {
 				m.lastErr = err.Error()
 			} else {
-				m.lastErr = fmt.Sprintf("exit %d", exitCode(res.ws))
+				m.lastErr = fmt.Sprintf("exit %d", launcher.ExitCode(res.ws))
 			}
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"secret-init/launcher"
 	"slices"
 	"strings"
 	"sync"
@@ -125,7 +126,7 @@ func benchScale(o *options, env *benchEnv) *table {
 	exitCodes := map[int]int{}
 	firstFailure := ""
 	for _, p := range procs {
-		code := exitCode(p.ws)
+		code := launcher.ExitCode(p.ws)
 		if !p.reaped {
 			code = -1
 		}

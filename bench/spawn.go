@@ -91,15 +91,6 @@ func wait4(pid int, ru *syscall.Rusage) (syscall.WaitStatus, error) {
 	return ws, syscall.EINTR
 }
 
-// exitCode maps a wait status the way shells and inits do: 128+N for a
-// signal death.
-func exitCode(ws syscall.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
-}
-
 // stats summarises durations.
 type stats struct {
 	n                     int

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"secret-init/launcher"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,9 +152,9 @@ func benchStartup(o *options, env *benchEnv, refs refPrograms) *table {
 			case err != nil:
 				row.failed++
 				row.lastErr = err.Error()
-			case exitCode(res.ws) != 0:
+			case launcher.ExitCode(res.ws) != 0:
 				row.failed++
-				row.lastErr = fmt.Sprintf("exit %d", exitCode(res.ws))
+				row.lastErr = fmt.Sprintf("exit %d", launcher.ExitCode(res.ws))
 			default:
 				row.walls = append(row.walls, res.wall)
 				row.cpus = append(row.cpus, res.cpu)
@@ -259,7 +260,7 @@ func initTrace(o *options, env *benchEnv) *table {
 			break
 		}
 		res, err := runOnceIO(spec, 10*time.Second, devNull.Fd(), devNull.Fd(), errf.Fd())
-		if err != nil || exitCode(res.ws) != 0 {
+		if err != nil || launcher.ExitCode(res.ws) != 0 {
 			continue
 		}
 		data, err := os.ReadFile(errf.Name())

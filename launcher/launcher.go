@@ -55,19 +55,12 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// Exit codes of secret-init itself, as tini has them.
-const (
-	CodeUsage         = 125 // failed before the command was tried
-	CodeNotExecutable = 126
-	CodeNotFound      = 127
-)
-
 // Run hands over. In exec mode it returns only on failure. In supervise
 // mode it returns the exit code secret-init must exit with: the main
 // child's code, or 128+N if signal N killed it.
 func Run(o Options) (int, error) {
 	if len(o.Argv) == 0 {
-		return 0, &StartError{Code: CodeUsage, Err: errors.New("no command to run")}
+		return 0, &StartError{Code: ExitUsage, Err: errors.New("no command to run")}
 	}
 	if o.Catcher == nil {
 		o.Catcher = signals.Catch()
@@ -90,7 +83,7 @@ func Run(o Options) (int, error) {
 		}
 		return 0, execInPlace(path, o)
 	}
-	return 0, &StartError{Code: CodeUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
+	return 0, &StartError{Code: ExitUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
 }
 
 // execInPlace replaces secret-init with the command: same PID, and nothing
@@ -119,12 +112,12 @@ func checkExecLimits(argv, env []string) error {
 	for _, kv := range env {
 		if len(kv)+1 > limit { // +1: the kernel counts the NUL
 			key, _, _ := strings.Cut(kv, "=")
-			return &StartError{Code: CodeUsage, Err: fmt.Errorf("environment variable %s is %d bytes; Linux passes at most %d bytes per variable to a program", key, len(kv), limit-1)}
+			return &StartError{Code: ExitUsage, Err: fmt.Errorf("environment variable %s is %d bytes; Linux passes at most %d bytes per variable to a program", key, len(kv), limit-1)}
 		}
 	}
 	for i, arg := range argv {
 		if len(arg)+1 > limit {
-			return &StartError{Code: CodeUsage, Err: fmt.Errorf("argument %d of %s is %d bytes; Linux passes at most %d bytes per argument", i, argv[0], len(arg), limit-1)}
+			return &StartError{Code: ExitUsage, Err: fmt.Errorf("argument %d of %s is %d bytes; Linux passes at most %d bytes per argument", i, argv[0], len(arg), limit-1)}
 		}
 	}
 	return nil
@@ -166,7 +159,7 @@ func lookPath(name string, env []string) (string, error) {
 	if denied != nil {
 		return "", startError(name, denied)
 	}
-	return "", &StartError{Code: CodeNotFound, Err: fmt.Errorf("%s: command not found in PATH", name)}
+	return "", &StartError{Code: ExitNotFound, Err: fmt.Errorf("%s: command not found in PATH", name)}
 }
 
 // checkExecutable reports why path cannot be executed, or nil.
@@ -193,26 +186,12 @@ func startError(name string, err error) *StartError {
 		case syscall.ENOENT, syscall.ENOTDIR:
 			// ENOENT from execve can also mean a missing #! interpreter;
 			// the shells give 127 for that too.
-			return &StartError{Code: CodeNotFound, Err: fmt.Errorf("%s: %w", name, errno)}
+			return &StartError{Code: ExitNotFound, Err: fmt.Errorf("%s: %w", name, errno)}
 		case syscall.EACCES, syscall.EPERM:
-			return &StartError{Code: CodeNotExecutable, Err: fmt.Errorf("%s: not executable: %w", name, errno)}
+			return &StartError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: not executable: %w", name, errno)}
 		}
 	}
-	return &StartError{Code: CodeNotExecutable, Err: fmt.Errorf("%s: cannot execute: %w", name, err)}
-}
-
-// exitCode maps a wait status to the code secret-init exits with: exited N
-// gives N, killed by signal N gives 128+N, as the shells and tini report it.
-func exitCode(ws syscall.WaitStatus) int {
-	switch {
-	case ws.Exited():
-		return ws.ExitStatus()
-	case ws.Signaled():
-		return 128 + int(ws.Signal())
-	}
-	// Stopped or continued: not reported without WUNTRACED/WCONTINUED,
-	// which are never asked for. Say "failed" rather than make up a code.
-	return 255
+	return &StartError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: cannot execute: %w", name, err)}
 }
 
 // describe renders a wait status for the debug log.

@@ -33,8 +33,8 @@ func TestExitCodeMapping(t *testing.T) {
 		{"signaled SYS", syscall.WaitStatus(syscall.SIGSYS), 159},
 		{"stopped (never asked for)", 0x7f | syscall.WaitStatus(syscall.SIGSTOP)<<8, 255},
 	} {
-		if got := exitCode(tc.ws); got != tc.want {
-			t.Errorf("%s: exitCode(%#x) = %d, want %d", tc.name, uint32(tc.ws), got, tc.want)
+		if got := ExitCode(tc.ws); got != tc.want {
+			t.Errorf("%s: ExitCode(%#x) = %d, want %d", tc.name, uint32(tc.ws), got, tc.want)
 		}
 	}
 }

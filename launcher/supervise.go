@@ -68,7 +68,7 @@ func supervise(path string, o Options) (int, error) {
 	s.Log.Debug().Int("pid", pid).Str("status", describe(status)).Msg("main child exited")
 	s.reclaimTerminal()
 	s.cleanUp()
-	return exitCode(status), nil
+	return ExitCode(status), nil
 }
 
 // waitMain is the event loop while the main child lives: SIGCHLD drains
