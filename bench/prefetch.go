@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"secret-init/launcher"
 	"slices"
 	"strings"
 	"time"
 
 	"secret-init/infisical/infisicaltest"
+	"secret-init/launcher"
 )
 
 // Shape of the prefetch scenario of issue 3: 8 folders of 10 keys.

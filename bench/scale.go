@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"secret-init/launcher"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"secret-init/infisical/infisicaltest"
+	"secret-init/launcher"
 )
 
 // scaleProc is one of the processes started at once.

@@ -7,11 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"secret-init/launcher"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"secret-init/launcher"
 )
 
 // refPrograms are Go programs built at bench time as yardsticks: they are
