@@ -1,9 +1,10 @@
 // Package infisical is secret-init's own Infisical HTTP client.
 //
-// It speaks the same wire protocol as the official go-sdk v0.8.0 (see
-// shared/research/infisical.md) but is built on net/http alone, because the SDK
-// links ~11 MiB of cloud-auth dependencies, ignores context, never retries an
-// HTTP status and silently returns nothing for a 200 that is not JSON.
+// It speaks the same wire protocol as the official go-sdk v0.8.0 (the same
+// endpoints, query parameters and JSON fields; the conformance test runs both
+// against one server) but is built on net/http alone, because the SDK links
+// ~11 MiB of cloud-auth dependencies, ignores context, never retries an HTTP
+// status and silently returns nothing for a 200 that is not JSON.
 //
 // Every call runs under the caller's context; retries never sleep past its
 // deadline. Errors carry the operation, method, URL path, status, Infisical's
@@ -195,12 +196,12 @@ func (c *Client) bearer() string {
 	return c.token
 }
 
-// Requests reports how many HTTP requests were sent, retries included.
 // CloseIdle closes the connections kept for reuse. A supervisor lives as
 // long as its service: it must not hold sockets (and, on the server, their
 // state) open to Infisical after the prefetch.
 func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
 
+// Requests reports how many HTTP requests were sent, retries included.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // Redact adds strings that must never appear in an error of this client,

@@ -162,7 +162,10 @@ func lookPath(name string, env []string) (string, error) {
 	return "", &StartError{Code: ExitNotFound, Err: fmt.Errorf("%s: command not found in PATH", name)}
 }
 
-// checkExecutable reports why path cannot be executed, or nil.
+// checkExecutable reports why path cannot be executed, or nil. It follows
+// os/exec's findExecutable: faccessat with the effective ids, and the mode
+// bits when the kernel lacks it (ENOSYS) or a seccomp filter refuses it
+// (EPERM), as container sandboxes do.
 func checkExecutable(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -171,8 +174,18 @@ func checkExecutable(path string) error {
 	if fi.IsDir() {
 		return syscall.EISDIR
 	}
-	return unix.Access(path, unix.X_OK)
+	err = faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
+	if err == nil || (err != syscall.ENOSYS && err != syscall.EPERM) {
+		return err
+	}
+	if fi.Mode()&0o111 != 0 {
+		return nil
+	}
+	return syscall.EACCES
 }
+
+// faccessat is unix.Faccessat; a test stands in for a sandbox that refuses it.
+var faccessat = unix.Faccessat
 
 // startError turns a failure to run the command into the exit code that
 // tini and the shells use: 127 when it does not exist, 126 otherwise.

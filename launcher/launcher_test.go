@@ -102,6 +102,34 @@ func TestExecLookPath(t *testing.T) {
 	// only if some x bit is set, so 0644 above is a real 126 even for root.
 }
 
+// TestCheckExecutableWithoutFaccessat: where a seccomp filter refuses
+// faccessat (EPERM) or the kernel lacks it (ENOSYS), the mode bits decide,
+// as in os/exec.
+func TestCheckExecutableWithoutFaccessat(t *testing.T) {
+	dir := t.TempDir()
+	runnable, plain := filepath.Join(dir, "runnable"), filepath.Join(dir, "plain")
+	os.WriteFile(runnable, []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644)
+	defer func(f func(int, string, uint32, int) error) { faccessat = f }(faccessat)
+	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.ENOSYS} {
+		faccessat = func(int, string, uint32, int) error { return errno }
+		if err := checkExecutable(runnable); err != nil {
+			t.Errorf("%v: mode 0755: %v, want runnable", errno, err)
+		}
+		if err := checkExecutable(plain); err != syscall.EACCES {
+			t.Errorf("%v: mode 0644: %v, want EACCES", errno, err)
+		}
+		if _, err := lookPath("plain", []string{"PATH=" + dir}); code(err) != ExitNotExecutable {
+			t.Errorf("%v: lookPath plain: %v, want 126", errno, err)
+		}
+	}
+	// Any other answer of faccessat stands.
+	faccessat = func(int, string, uint32, int) error { return syscall.EACCES }
+	if err := checkExecutable(runnable); err != syscall.EACCES {
+		t.Errorf("EACCES from faccessat: %v, want it kept", err)
+	}
+}
+
 func code(err error) int {
 	var se *StartError
 	if errors.As(err, &se) {
@@ -138,7 +166,7 @@ func TestReapLeftoversTermThenKill(t *testing.T) {
 	if took < 600*time.Millisecond || took > 10*time.Second {
 		t.Errorf("took %v; want about 0.2s + the 0.5s grace", took)
 	}
-	if _, more := (&supervisor{}).reap(); more {
+	if _, err := reap(syscall.WNOHANG); err != syscall.ECHILD {
 		t.Errorf("children left behind")
 	}
 }
