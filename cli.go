@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+
+	"secret-init/contracts"
 )
 
 // routeArgs makes "--" mean "what follows is the command". kong would
@@ -53,21 +55,13 @@ func routeArgs(p *kong.Kong, args []string) (out []string, explicitRun bool, err
 		if !known {
 			// kong would take an unknown flag for the start of the
 			// command and run a program named --requird.
-			return nil, false, fmt.Errorf("unknown flag %s", clipArg(name))
+			return nil, false, fmt.Errorf("unknown flag %s", contracts.Clip(name, 40))
 		}
 		if v && !hasValue {
 			i++
 		}
 	}
 	return args, false, nil
-}
-
-// clipArg shortens a word of the command line for an error message.
-func clipArg(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 // splitEnvList gives list flags their comma-list variables. The flag

@@ -28,9 +28,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
+
+	"secret-init/parallel"
 )
 
 // MaxFileSize caps a contract (and a transport map) file. Real contracts are
@@ -155,25 +155,14 @@ type result struct {
 // container start. Results keep the files' order.
 func readAll(files []string, m *TransportMap) []result {
 	results := make([]result, len(files))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(files)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				data, err := readCapped(files[i])
-				if err != nil {
-					results[i].err = err
-					continue
-				}
-				results[i].contract = parse(files[i], data, m)
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(files), runtime.GOMAXPROCS(0), func(i int) {
+		data, err := readCapped(files[i])
+		if err != nil {
+			results[i].err = err
+			return
+		}
+		results[i].contract = parse(files[i], data, m)
+	})
 	return results
 }
 

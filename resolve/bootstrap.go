@@ -108,11 +108,3 @@ func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 		return c.LoginUniversal(ctx, b.ClientID, b.ClientSecret)
 	}
 }
-
-// clip shortens s for an error message.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}

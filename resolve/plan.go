@@ -8,10 +8,6 @@ import (
 	"secret-init/contracts"
 )
 
-// EnvFolder is the folder name of explicit dependencies (dependencies[]
-// with type: environment); it is not a transport.
-const EnvFolder = "env"
-
 // Need is one declared key and where Infisical may hold it.
 type Need struct {
 	Key       string
@@ -52,12 +48,12 @@ func BuildPlan(set *contracts.Set, m *contracts.TransportMap, service string, pa
 	if set != nil {
 		index := map[string]int{} // transport+key -> position in Needs
 		for _, r := range set.Requirements {
-			if r.Transport != EnvFolder && m != nil && m.IsBootstrap(r.Transport) {
+			if r.Transport != contracts.EnvFolder && m != nil && m.IsBootstrap(r.Transport) {
 				continue
 			}
 			id := r.Transport + "\x00" + r.Key
 			if i, ok := index[id]; ok {
-				p.Needs[i].Required = p.Needs[i].Required || (r.Transport == EnvFolder && r.Required)
+				p.Needs[i].Required = p.Needs[i].Required || (r.Transport == contracts.EnvFolder && r.Required)
 				p.Needs[i].Sources = append(p.Needs[i].Sources, r.Sources...)
 				continue
 			}
@@ -65,7 +61,7 @@ func BuildPlan(set *contracts.Set, m *contracts.TransportMap, service string, pa
 			n := Need{
 				Key:       r.Key,
 				Transport: r.Transport,
-				Required:  r.Transport == EnvFolder && r.Required,
+				Required:  r.Transport == contracts.EnvFolder && r.Required,
 				Folders:   Folders(service, r.Transport),
 				Sources:   append([]contracts.Source(nil), r.Sources...),
 				InEnv:     inEnv,

@@ -11,7 +11,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"secret-init/contracts"
 	"secret-init/infisical"
+	"secret-init/parallel"
 )
 
 // Origin names where a key's value came from, for check and the logs.
@@ -75,34 +77,27 @@ func Prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 func listAll(ctx context.Context, c *infisical.Client, b Bootstrap, folders []string, res *Result) map[string]map[string]string {
 	out := make(map[string]map[string]string, len(folders))
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, MaxParallel)
-	for _, f := range folders {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(f string) {
-			defer func() { <-sem; wg.Done() }()
-			secrets, err := c.ListSecrets(ctx, infisical.ListOptions{ProjectID: b.ProjectID, Environment: b.Environment, Path: f})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if errors.Is(err, infisical.ErrNotFound) {
-					// A folder nobody created yet holds nothing: its keys
-					// are missing, which the summary reports.
-					out[f] = map[string]string{}
-					return
-				}
-				res.FolderErr[f] = err
+	parallel.For(len(folders), MaxParallel, func(i int) {
+		f := folders[i]
+		secrets, err := c.ListSecrets(ctx, infisical.ListOptions{ProjectID: b.ProjectID, Environment: b.Environment, Path: f})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if errors.Is(err, infisical.ErrNotFound) {
+				// A folder nobody created yet holds nothing: its keys
+				// are missing, which the summary reports.
+				out[f] = map[string]string{}
 				return
 			}
-			m := make(map[string]string, len(secrets))
-			for _, s := range secrets {
-				m[s.Key] = s.Value
-			}
-			out[f] = m
-		}(f)
-	}
-	wg.Wait()
+			res.FolderErr[f] = err
+			return
+		}
+		m := make(map[string]string, len(secrets))
+		for _, s := range secrets {
+			m[s.Key] = s.Value
+		}
+		out[f] = m
+	})
 	// When every folder failed the same way, Infisical as a whole failed
 	// (down, timeout, 5xx): say so once rather than per folder.
 	if len(res.FolderErr) == len(folders) && len(folders) > 0 {
@@ -169,7 +164,7 @@ func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []st
 		for _, k := range keys {
 			v := answers[f][k]
 			if !ValidKey(k) {
-				return fmt.Errorf("Infisical secret %q in %s: not a valid environment variable name", clip(k, 64), f)
+				return fmt.Errorf("Infisical secret %q in %s: not a valid environment variable name", contracts.Clip(k, 64), f)
 			}
 			if strings.IndexByte(v, 0) >= 0 {
 				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", k, f)

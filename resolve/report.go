@@ -203,7 +203,7 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 				Key: n.Key, Transport: n.Transport, Kind: KindTransport, Required: n.Required,
 				Sources: sourceRefs(n.Sources), Folders: append([]string{}, n.Folders...), Local: LocalNone,
 			}
-			if n.Transport == EnvFolder {
+			if n.Transport == contracts.EnvFolder {
 				k.Kind = KindDependency
 			}
 			switch {

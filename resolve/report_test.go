@@ -26,7 +26,7 @@ func reportOutcome(t *testing.T, service string, proc []string) *Outcome {
 		Requirements: []contracts.Requirement{
 			{Key: "POSTGRES_DSN", Transport: "db", Required: true, Sources: src(3, "metadata.transport_type")},
 			{Key: "POSTGRES_POOL_MIN", Transport: "db", Required: true, Sources: src(3, "metadata.transport_type")},
-			{Key: "API_TOKEN", Transport: EnvFolder, Required: true, Sources: src(9, "dependencies[0].env_var")},
+			{Key: "API_TOKEN", Transport: contracts.EnvFolder, Required: true, Sources: src(9, "dependencies[0].env_var")},
 		},
 		Bootstrap: []contracts.Requirement{{Key: "INFISICAL_CLIENT_SECRET", Transport: "infisical", Required: true, Sources: src(6, "handler_routing.handlers[0].handler_type")}},
 		Warnings:  []contracts.Warning{{File: "c/contract.yaml", Line: 5, Field: "x", Msg: "unknown transport"}},

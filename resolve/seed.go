@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"secret-init/infisical"
+	"secret-init/parallel"
 )
 
 // SeedOptions are seed's own flags; the shared ones (contracts, service,
@@ -310,37 +311,33 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 			}
 		}
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, MaxParallel)
+	var existing []string
 	for _, f := range targets {
-		if st.folders[f] != folderExists {
-			continue
+		if st.folders[f] == folderExists {
+			existing = append(existing, f)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(f string) {
-			defer func() { <-sem; wg.Done() }()
-			list, err := st.c.ListSecrets(ctx, infisical.ListOptions{ProjectID: st.b.ProjectID, Environment: st.b.Environment, Path: f})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				st.folders[f] = folderFailed
-				st.listErr[f] = err
-				return
-			}
-			own := map[string]string{}
-			for _, s := range list {
-				// An imported secret lives elsewhere: the folder itself
-				// still lacks the key, and creating it is what seed is for.
-				if s.Path == f {
-					own[s.Key] = s.Value
-				}
-			}
-			st.secrets[f] = own
-		}(f)
 	}
-	wg.Wait()
+	var mu sync.Mutex
+	parallel.For(len(existing), MaxParallel, func(i int) {
+		f := existing[i]
+		list, err := st.c.ListSecrets(ctx, infisical.ListOptions{ProjectID: st.b.ProjectID, Environment: st.b.Environment, Path: f})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			st.folders[f] = folderFailed
+			st.listErr[f] = err
+			return
+		}
+		own := map[string]string{}
+		for _, s := range list {
+			// An imported secret lives elsewhere: the folder itself
+			// still lacks the key, and creating it is what seed is for.
+			if s.Path == f {
+				own[s.Key] = s.Value
+			}
+		}
+		st.secrets[f] = own
+	})
 }
 
 // exists asks the parent folder whether folder f is there. A parent that
@@ -469,27 +466,22 @@ func (st *seedState) decide(k seedKey, so SeedOptions, values valueSource) SeedS
 // write sends the creates and updates, a few at a time; each failure
 // turns its own line into FAILED and nothing else.
 func (st *seedState) write(ctx context.Context, steps []SeedStep) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, MaxParallel)
+	var writes []*SeedStep
 	for i := range steps {
-		s := &steps[i]
-		if s.Action != SeedCreate && s.Action != SeedUpdate {
-			continue
+		if s := &steps[i]; s.Action == SeedCreate || s.Action == SeedUpdate {
+			writes = append(writes, s)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var err error
-			if s.Action == SeedCreate {
-				err = st.c.CreateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
-			} else {
-				err = st.c.UpdateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
-			}
-			if err != nil {
-				s.Action, s.Err = SeedFailed, err
-			}
-		}()
 	}
-	wg.Wait()
+	parallel.For(len(writes), MaxParallel, func(i int) {
+		s := writes[i]
+		var err error
+		if s.Action == SeedCreate {
+			err = st.c.CreateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
+		} else {
+			err = st.c.UpdateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
+		}
+		if err != nil {
+			s.Action, s.Err = SeedFailed, err
+		}
+	})
 }
