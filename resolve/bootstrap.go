@@ -90,6 +90,12 @@ func (b Bootstrap) Check() error {
 	return nil
 }
 
+// Client makes the Infisical client of the run: its address, project and
+// environment, and caCert (--ca-cert) trusted beside the system's roots.
+func (b Bootstrap) Client(caCert string) (*infisical.Client, error) {
+	return infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACertFile: caCert})
+}
+
 // Login authenticates c the way the bootstrap settings say. Every
 // credential the settings hold is scrubbed from c's errors, used or not.
 func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {

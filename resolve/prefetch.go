@@ -62,7 +62,7 @@ func Prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 		if err := b.Login(ctx, c); err != nil {
 			res.Failed = fmt.Errorf("login to Infisical: %w", err)
 		} else {
-			answers = listAll(ctx, c, b, p.Folders, res)
+			answers = listAll(ctx, c, p.Folders, res)
 		}
 	}
 	res.Folders = len(p.Folders)
@@ -74,12 +74,12 @@ func Prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 }
 
 // listAll lists folders in parallel, at most MaxParallel at once.
-func listAll(ctx context.Context, c *infisical.Client, b Bootstrap, folders []string, res *Result) map[string]map[string]string {
+func listAll(ctx context.Context, c *infisical.Client, folders []string, res *Result) map[string]map[string]string {
 	out := make(map[string]map[string]string, len(folders))
 	var mu sync.Mutex
 	parallel.For(len(folders), MaxParallel, func(i int) {
 		f := folders[i]
-		secrets, err := c.ListSecrets(ctx, infisical.ListOptions{ProjectID: b.ProjectID, Environment: b.Environment, Path: f})
+		secrets, err := c.ListSecrets(ctx, f)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {

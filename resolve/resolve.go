@@ -132,7 +132,7 @@ func (out *Outcome) fetch(ctx context.Context, o Options, proc []string) error {
 		out.Result = out.offline(proc, err)
 		return out.absent()
 	}
-	c, err := infisical.New(infisical.Config{Addr: b.Addr, CACertFile: o.CACert})
+	c, err := b.Client(o.CACert)
 	if err != nil {
 		return &UsageError{err}
 	}

@@ -158,7 +158,7 @@ func Seed(ctx context.Context, o Options, so SeedOptions, proc []string) (*SeedR
 		offline = b.Check()
 	}
 	if offline == nil {
-		if c, err = infisical.New(infisical.Config{Addr: b.Addr, CACertFile: o.CACert}); err != nil {
+		if c, err = b.Client(o.CACert); err != nil {
 			return nil, &UsageError{err}
 		}
 	}
@@ -320,7 +320,7 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 	var mu sync.Mutex
 	parallel.For(len(existing), MaxParallel, func(i int) {
 		f := existing[i]
-		list, err := st.c.ListSecrets(ctx, infisical.ListOptions{ProjectID: st.b.ProjectID, Environment: st.b.Environment, Path: f})
+		list, err := st.c.ListSecrets(ctx, f)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -358,7 +358,7 @@ func (st *seedState) exists(ctx context.Context, f string) folderState {
 	}
 	kids, ok := st.children[parent]
 	if !ok {
-		names, err := st.c.ListFolders(ctx, st.b.ProjectID, st.b.Environment, parent)
+		names, err := st.c.ListFolders(ctx, parent)
 		switch {
 		case errors.Is(err, infisical.ErrNotFound):
 			names = nil
@@ -418,7 +418,7 @@ func (st *seedState) createFolders(ctx context.Context) {
 			st.listErr[s.Folder] = s.Err
 			continue
 		}
-		if err := st.c.CreateFolder(ctx, st.b.ProjectID, st.b.Environment, parent, name); err != nil {
+		if err := st.c.CreateFolder(ctx, parent, name); err != nil {
 			s.Action, s.Err = SeedFailed, err
 			st.folders[s.Folder] = folderFailed
 			st.listErr[s.Folder] = fmt.Errorf("folder %s was not created", s.Folder)
@@ -476,9 +476,9 @@ func (st *seedState) write(ctx context.Context, steps []SeedStep) {
 		s := writes[i]
 		var err error
 		if s.Action == SeedCreate {
-			err = st.c.CreateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
+			err = st.c.CreateSecret(ctx, infisical.Secret{Path: s.Folder, Key: s.Key, Value: s.value})
 		} else {
-			err = st.c.UpdateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
+			err = st.c.UpdateSecret(ctx, infisical.Secret{Path: s.Folder, Key: s.Key, Value: s.value})
 		}
 		if err != nil {
 			s.Action, s.Err = SeedFailed, err
