@@ -103,9 +103,6 @@ type Set struct {
 	Warnings []Warning
 }
 
-// DefaultDir is the contracts directory used when none is named.
-const DefaultDir = "contracts"
-
 // Load reads contracts from paths: a directory is walked for files named
 // contract.yaml or contract_*.yaml, a file is read whatever its name.
 // explicit says the paths were named by the user, so that a missing one is
@@ -184,9 +181,9 @@ func (l *loader) add(path string) {
 	}
 }
 
-// IsContractName reports whether a file found in a walk is a contract:
+// isContractName reports whether a file found in a walk is a contract:
 // contract.yaml or contract_*.yaml (so handler_contract.yaml is not).
-func IsContractName(name string) bool {
+func isContractName(name string) bool {
 	return name == "contract.yaml" || (strings.HasPrefix(name, "contract_") && strings.HasSuffix(name, ".yaml"))
 }
 
@@ -228,7 +225,7 @@ func (l *loader) collect(root string, explicit bool) error {
 			}
 			return nil
 		}
-		if IsContractName(d.Name()) {
+		if isContractName(d.Name()) {
 			l.add(full)
 		}
 		return nil

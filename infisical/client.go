@@ -38,6 +38,11 @@ import (
 // larger is told so (see the error), never silently truncated.
 const defaultMaxBody int64 = 8 << 20
 
+// MaxParallel bounds the requests a caller keeps in flight at once (the
+// folders of one prefetch, seed's reads and writes): enough for one round
+// with any realistic contract set, few enough not to look like a burst.
+const MaxParallel = 8
+
 // userAgent names secret-init to Infisical and to the proxies on the way.
 const userAgent = "secret-init"
 

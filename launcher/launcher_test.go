@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"secret-init/signals"
 )
 
 func TestExitCodeMapping(t *testing.T) {
@@ -46,12 +48,15 @@ func TestExitCodeFromRealChildren(t *testing.T) {
 		"exit 0": 0, "exit 3": 3, "exit 255": 255,
 		"kill -TERM $$": 143, "kill -KILL $$": 137, "kill -HUP $$": 129,
 	} {
-		code, err := Run(Options{Argv: []string{"sh", "-c", script}, Env: testEnv(), Mode: ModeSupervise, Log: zerolog.Nop()})
+		code, err := Run(Options{Signals: testSignals, Argv: []string{"sh", "-c", script}, Env: testEnv(), Mode: ModeSupervise, Log: zerolog.Nop()})
 		if err != nil || code != want {
 			t.Errorf("sh -c %q: code %d, err %v; want %d", script, code, err, want)
 		}
 	}
 }
+
+// testSignals are the subscriptions main would make first thing.
+var testSignals = signals.Catch()
 
 func testEnv() []string {
 	return []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
@@ -131,7 +136,7 @@ func TestCheckExecutableWithoutFaccessat(t *testing.T) {
 }
 
 func code(err error) int {
-	var se *StartError
+	var se *ExitError
 	if errors.As(err, &se) {
 		return se.Code
 	}
@@ -139,10 +144,10 @@ func code(err error) int {
 }
 
 func TestExecNoCommand(t *testing.T) {
-	if _, err := Run(Options{Env: testEnv(), Log: zerolog.Nop()}); code(err) != 125 {
+	if _, err := Run(Options{Signals: testSignals, Env: testEnv(), Log: zerolog.Nop()}); code(err) != 125 {
 		t.Errorf("no command: %v, want 125", err)
 	}
-	if _, err := Run(Options{Argv: []string{"true"}, Env: testEnv(), Mode: "sideways", Log: zerolog.Nop()}); code(err) != 125 {
+	if _, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: testEnv(), Mode: "sideways", Log: zerolog.Nop()}); code(err) != 125 {
 		t.Errorf("bad mode: %v, want 125", err)
 	}
 }
@@ -153,11 +158,12 @@ func TestExecNoCommand(t *testing.T) {
 func TestReapLeftoversTermThenKill(t *testing.T) {
 	start := time.Now()
 	code, err := Run(Options{
-		Argv:  []string{"sh", "-c", "sh -c 'trap \"\" TERM; sleep 30' & sleep 0.2; exit 4"},
-		Env:   testEnv(),
-		Mode:  ModeSupervise,
-		Grace: 500 * time.Millisecond,
-		Log:   zerolog.Nop(),
+		Argv:    []string{"sh", "-c", "sh -c 'trap \"\" TERM; sleep 30' & sleep 0.2; exit 4"},
+		Env:     testEnv(),
+		Mode:    ModeSupervise,
+		Grace:   500 * time.Millisecond,
+		Signals: testSignals,
+		Log:     zerolog.Nop(),
 	})
 	took := time.Since(start)
 	if err != nil || code != 4 {
@@ -175,7 +181,7 @@ func TestReapLeftoversTermThenKill(t *testing.T) {
 // once, whatever the grace.
 func TestReapNothingLeftNoWait(t *testing.T) {
 	start := time.Now()
-	code, err := Run(Options{Argv: []string{"true"}, Env: testEnv(), Mode: ModeSupervise, Grace: time.Minute, Log: zerolog.Nop()})
+	code, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: testEnv(), Mode: ModeSupervise, Grace: time.Minute, Log: zerolog.Nop()})
 	if err != nil || code != 0 {
 		t.Fatalf("code %d, err %v", code, err)
 	}
@@ -186,13 +192,13 @@ func TestReapNothingLeftNoWait(t *testing.T) {
 
 func TestExecLimitsNameTheVariable(t *testing.T) {
 	huge := strings.Repeat("s", 200<<10)
-	_, err := Run(Options{Argv: []string{"true"}, Env: append(testEnv(), "HUGE_VALUE="+huge), Mode: ModeSupervise, Log: zerolog.Nop()})
+	_, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: append(testEnv(), "HUGE_VALUE="+huge), Mode: ModeSupervise, Log: zerolog.Nop()})
 	if code(err) != 125 || !strings.Contains(err.Error(), "HUGE_VALUE") || strings.Contains(err.Error(), "sss") {
 		t.Errorf("200 KiB variable: %v; want 125 naming HUGE_VALUE without its value", err)
 	}
 	// Just under the limit runs.
 	ok := "OK=" + strings.Repeat("s", 32*os.Getpagesize()-4)
-	if c, err := Run(Options{Argv: []string{"true"}, Env: append(testEnv(), ok), Mode: ModeSupervise, Log: zerolog.Nop()}); err != nil || c != 0 {
+	if c, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: append(testEnv(), ok), Mode: ModeSupervise, Log: zerolog.Nop()}); err != nil || c != 0 {
 		t.Errorf("variable at the limit: %d, %v", c, err)
 	}
 }

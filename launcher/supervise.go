@@ -83,7 +83,7 @@ func (s *supervisor) waitMain() syscall.WaitStatus {
 		select {
 		case <-trim.C:
 			trimResident()
-		case <-s.Catcher.Child:
+		case <-s.Signals.Child:
 			// A job-control shell may be waiting for us: learn when the
 			// main child stops, too (childStopped). As PID 1 nobody is.
 			flags := syscall.WNOHANG
@@ -101,7 +101,7 @@ func (s *supervisor) waitMain() syscall.WaitStatus {
 					return e.status
 				}
 			}
-		case sig := <-s.Catcher.Forward:
+		case sig := <-s.Signals.Forward:
 			s.forward(sig.(syscall.Signal))
 		}
 	}
@@ -256,7 +256,7 @@ func (s *supervisor) cleanUp() {
 	final := syscall.SIGTERM
 	for {
 		select {
-		case <-s.Catcher.Child:
+		case <-s.Signals.Child:
 			if !s.reapLeft() {
 				return
 			}
@@ -268,7 +268,7 @@ func (s *supervisor) cleanUp() {
 			s.Log.Debug().Msg("grace period over: killing what is left")
 			final = syscall.SIGKILL
 			s.signalRest(final, termed)
-		case sig := <-s.Catcher.Forward:
+		case sig := <-s.Signals.Forward:
 			// The runtime may insist (a second TERM, an INT from the
 			// terminal); the processes left are the ones to hear it.
 			if to, send := s.Rewrite.Apply(sig.(syscall.Signal)); send {

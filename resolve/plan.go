@@ -27,10 +27,10 @@ type Plan struct {
 	Paths   []string // --path folders: every secret in them is taken
 }
 
-// Folders returns the folders that may hold key of transport, in
+// foldersFor returns the folders that may hold a key of transport, in
 // priority order: /services/<slug>/<transport> overrides
 // /shared/<transport>; with no slug only the shared folder.
-func Folders(service, transport string) []string {
+func foldersFor(service, transport string) []string {
 	shared := "/shared/" + transport
 	if service == "" {
 		return []string{shared}
@@ -38,11 +38,11 @@ func Folders(service, transport string) []string {
 	return []string{"/services/" + service + "/" + transport, shared}
 }
 
-// BuildPlan turns the contracts' requirements into a fetch plan. A key
+// buildPlan turns the contracts' requirements into a fetch plan. A key
 // already set in the process environment is not fetched, and a folder
 // whose keys are all set is not requested. Keys of bootstrap transports
 // never reach the plan.
-func BuildPlan(set *contracts.Set, m *contracts.TransportMap, service string, paths []string, proc []string) *Plan {
+func buildPlan(set *contracts.Set, m *contracts.TransportMap, service string, paths []string, proc []string) *Plan {
 	p := &Plan{Service: service}
 	folders := map[string]struct{}{}
 	if set != nil {
@@ -62,7 +62,7 @@ func BuildPlan(set *contracts.Set, m *contracts.TransportMap, service string, pa
 				Key:       r.Key,
 				Transport: r.Transport,
 				Required:  r.Transport == contracts.EnvFolder && r.Required,
-				Folders:   Folders(service, r.Transport),
+				Folders:   foldersFor(service, r.Transport),
 				Sources:   append([]contracts.Source(nil), r.Sources...),
 				InEnv:     inEnv,
 			}
