@@ -1,13 +1,206 @@
 package main
 
+// The command line: one struct read by kong (flags, their variables and
+// the --help text come from its tags), and parseArgs, which holds all the
+// glue kong needs.
+
 import (
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/rs/zerolog"
+
+	"secret-init/contracts"
+	"secret-init/launcher"
+	"secret-init/resolve"
+	"secret-init/signals"
 )
+
+// Globals are the flags every command shares.
+type Globals struct {
+	EnvFile   string `name:"env-file" env:"SECRET_INIT_ENV_FILE" default:".env" placeholder:"PATH" help:"Bootstrap file. A missing default file is fine; a file named explicitly must exist."`
+	LogLevel  string `name:"log-level" env:"SECRET_INIT_LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error,disabled" help:"Log level: trace, debug, info, warn, error, disabled."`
+	LogFormat string `name:"log-format" env:"SECRET_INIT_LOG_FORMAT" default:"auto" enum:"auto,json,console" help:"Log format: console when stderr is a terminal, JSON otherwise (auto), json, console."`
+
+	Contracts    []string      `env:"SECRET_INIT_CONTRACTS" default:"contracts" sep:"none" placeholder:"DIR" help:"Contract folder (searched recursively for contract.yaml and contract_*.yaml) or file. Repeatable; the variable takes a comma list. A missing default folder means no contracts."`
+	Service      string        `env:"SECRET_INIT_SERVICE" placeholder:"SLUG" help:"Service slug: /services/SLUG/<transport>/KEY overrides /shared/<transport>/KEY. Empty: shared folders only."`
+	TransportMap string        `name:"transport-map" env:"SECRET_INIT_TRANSPORT_MAP" placeholder:"FILE" help:"YAML file that adds transports or replaces a transport's key list."`
+	Path         []string      `name:"path" env:"SECRET_INIT_PATHS" sep:"none" placeholder:"FOLDER" help:"Also fetch every secret in this Infisical folder (like infisical run --path). Repeatable; the variable takes a comma list."`
+	Timeout      time.Duration `env:"SECRET_INIT_TIMEOUT" default:"10s" help:"Bound on the whole prefetch, retries included."`
+	CACert       string        `name:"ca-cert" env:"SECRET_INIT_CA_CERT" placeholder:"FILE" help:"PEM file with a CA to trust for Infisical's TLS, in addition to the system's."`
+	Required     bool          `env:"SECRET_INIT_REQUIRED" help:"Fail the start (exit 125) when Infisical is unreachable, refuses the login, a contract is broken, or any declared key is in neither the environment nor Infisical."`
+
+	envFileSet   bool // the user named --env-file or SECRET_INIT_ENV_FILE
+	contractsSet bool // the user named --contracts or SECRET_INIT_CONTRACTS
+}
+
+// resolveOptions turns the shared flags into resolve options.
+func (g *Globals) resolveOptions(log zerolog.Logger) resolve.Options {
+	return resolve.Options{
+		EnvFile:           g.EnvFile,
+		EnvFileExplicit:   g.envFileSet,
+		Contracts:         g.Contracts,
+		ContractsExplicit: g.contractsSet,
+		TransportMap:      g.TransportMap,
+		Service:           g.Service,
+		Paths:             g.Path,
+		Timeout:           g.Timeout,
+		CACert:            g.CACert,
+		Required:          g.Required,
+		Log:               log,
+	}
+}
+
+// RunCmd is the default command: secret-init [flags] [--] COMMAND [ARG...].
+type RunCmd struct {
+	Mode    string        `env:"SECRET_INIT_MODE" default:"auto" enum:"auto,exec,supervise" help:"auto: supervise when PID 1, exec otherwise; exec: replace secret-init with the command; supervise: start it as a child and forward signals, reap zombies."`
+	Group   bool          `short:"g" env:"SECRET_INIT_GROUP" help:"Forward signals to the child's whole process group, not only the child."`
+	Rewrite []string      `env:"SECRET_INIT_REWRITE" placeholder:"FROM:TO" help:"Rewrite a forwarded signal, by name or number (TERM:QUIT, 15:3); TO=0 drops it. Repeatable; the variable takes a comma list."`
+	Grace   time.Duration `env:"SECRET_INIT_GRACE" default:"5s" help:"Supervise mode: after the main child exits, the processes left get SIGTERM, and SIGKILL after this long."`
+	Command []string      `arg:"" optional:"" passthrough:"" help:"The command to run and its arguments."`
+
+	rewrite signals.Rewrite // Rewrite, parsed
+}
+
+// CLI is the whole command line.
+type CLI struct {
+	Globals
+	Run     RunCmd     `cmd:"" default:"withargs" hidden:"" help:"Run COMMAND (the default command)."`
+	Version VersionCmd `cmd:"" help:"Print the version."`
+	Plan    PlanCmd    `cmd:"" help:"Show, without any network I/O, every key the contracts declare, the folders a start would ask for it and whether the environment or .env holds it. Exit 0, or 125 on a usage or contract error."`
+	Check   CheckCmd   `cmd:"" help:"Resolve exactly as a start would, without running a command, and show where each key came from (never a value). Exit 0 when a start would succeed, 1 when it would fail, 125 on a usage error."`
+	Seed    SeedCmd    `cmd:"" help:"Fill Infisical from the contracts with an identity that may write: missing folders and keys. A dry run unless --execute. Exit 1 when a key failed."`
+
+	command string // run, version, plan, check or seed
+}
+
+// parseArgs reads the command line and the SECRET_INIT_* variables, and
+// checks what kong's types cannot. Its errors are command-line mistakes,
+// but for an *launcher.ExitError: kong has answered itself (--help).
+//
+// kong reads the variables from the process environment itself; environ
+// must be that environment (the tests set variables with t.Setenv).
+func parseArgs(args, environ []string) (*CLI, error) {
+	cli, ok := fastParse(args, environ)
+	if !ok {
+		var err error
+		if cli, err = kongParse(args, environ); err != nil {
+			return nil, err
+		}
+	}
+	if err := cli.validate(); err != nil {
+		return nil, err
+	}
+	return cli, nil
+}
+
+// fastParse handles the command line of nearly every container start,
+// ENTRYPOINT ["secret-init", "--"] with no SECRET_INIT_* variable: every
+// setting is its default, so there is nothing for kong to parse. Building
+// kong's model by reflection costs more than the rest of a passthrough
+// start (page faults over type data, mostly); TestFastParseMatchesKong
+// keeps these defaults equal to kong's.
+func fastParse(args, environ []string) (*CLI, bool) {
+	if len(args) < 2 || args[0] != "--" {
+		return nil, false
+	}
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "SECRET_INIT_") {
+			return nil, false
+		}
+	}
+	cli := &CLI{
+		Globals: Globals{
+			EnvFile:   ".env",
+			LogLevel:  "info",
+			LogFormat: "auto",
+			Contracts: []string{"contracts"},
+			Timeout:   10 * time.Second,
+		},
+		Run:     RunCmd{Mode: "auto", Grace: 5 * time.Second, Command: args[1:]},
+		command: "run",
+	}
+	return cli, true
+}
+
+// kongExit is what kong's exit hook panics with, for kongParse to recover:
+// only main ends the process.
+type kongExit int
+
+// kongParse is the slow path of parseArgs: kong, with "--" routed to the
+// run command, explicitly set flags told from defaults, and comma lists
+// split.
+func kongParse(args, environ []string) (cli *CLI, err error) {
+	cli = &CLI{}
+	parser, err := kong.New(cli,
+		kong.Name("secret-init"),
+		kong.Description("Fetch the secrets your service's contracts declare from Infisical, then run it (exec, or as a tini-style PID 1).\n\nUsage: secret-init [flags] [--] COMMAND [ARG...]"),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) { panic(kongExit(code)) }),
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		code, ok := r.(kongExit)
+		if !ok {
+			panic(r)
+		}
+		// kong printed what was asked (--help) and would exit.
+		cli, err = nil, &launcher.ExitError{Code: launcher.ExitOK}
+		if code != 0 {
+			err = &launcher.ExitError{Code: launcher.ExitUsage}
+		}
+	}()
+	routed, explicitRun, err := routeArgs(parser, args)
+	if err != nil {
+		return nil, err
+	}
+	ctx, err := parser.Parse(routed)
+	if err != nil {
+		return nil, err
+	}
+	if explicitRun && len(cli.Run.Command) > 0 && cli.Run.Command[0] == "--" {
+		cli.Run.Command = cli.Run.Command[1:]
+	}
+	cli.command, _, _ = strings.Cut(ctx.Command(), " ")
+	cli.envFileSet = flagSet(ctx, environ, "env-file")
+	cli.contractsSet = flagSet(ctx, environ, "contracts")
+	cli.Contracts = splitEnvList(ctx, "contracts", cli.Contracts)
+	cli.Path = splitEnvList(ctx, "path", cli.Path)
+	return cli, nil
+}
+
+// validate checks what kong's types cannot: ranges, a command to run, the
+// rewrite rules.
+func (c *CLI) validate() error {
+	if c.Timeout <= 0 {
+		return fmt.Errorf("--timeout %v: the prefetch needs a positive bound", c.Timeout)
+	}
+	if c.command != "run" {
+		return nil
+	}
+	r := &c.Run
+	if len(r.Command) == 0 {
+		return errors.New("no command given")
+	}
+	if r.Grace < 0 {
+		return fmt.Errorf("--grace %v: a duration of zero or more", r.Grace)
+	}
+	rewrite, err := signals.ParseRewrite(r.Rewrite)
+	if err != nil {
+		return fmt.Errorf("--rewrite: %w", err)
+	}
+	r.rewrite = rewrite
+	return nil
+}
 
 // routeArgs makes "--" mean "what follows is the command". kong would
 // otherwise read `secret-init -- version` as our version command, and an
@@ -53,21 +246,13 @@ func routeArgs(p *kong.Kong, args []string) (out []string, explicitRun bool, err
 		if !known {
 			// kong would take an unknown flag for the start of the
 			// command and run a program named --requird.
-			return nil, false, fmt.Errorf("unknown flag %s", clipArg(name))
+			return nil, false, fmt.Errorf("unknown flag %s", contracts.Clip(name, 40))
 		}
 		if v && !hasValue {
 			i++
 		}
 	}
 	return args, false, nil
-}
-
-// clipArg shortens a word of the command line for an error message.
-func clipArg(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 // splitEnvList gives list flags their comma-list variables. The flag
@@ -94,7 +279,7 @@ func splitEnvList(ctx *kong.Context, name string, vals []string) []string {
 // flagSet reports whether the user gave flag name on the command line or
 // through its environment variable, not only its default (kong marks a
 // defaulted flag as set, so its parse path is what tells).
-func flagSet(ctx *kong.Context, name string) bool {
+func flagSet(ctx *kong.Context, environ []string, name string) bool {
 	for _, p := range ctx.Path {
 		if p.Flag != nil && p.Flag.Name == name {
 			return true
@@ -105,40 +290,10 @@ func flagSet(ctx *kong.Context, name string) bool {
 			continue
 		}
 		for _, e := range f.Envs {
-			if _, ok := lookupProcEnv(e); ok {
+			if _, ok := resolve.LookupEnv(environ, e); ok {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func lookupProcEnv(k string) (string, bool) { return os.LookupEnv(k) }
-
-// fastParse handles the command line of nearly every container start,
-// ENTRYPOINT ["secret-init", "--"] with no SECRET_INIT_* variable: every
-// setting is its default, so there is nothing for kong to parse. Building
-// kong's model by reflection costs more than the rest of a passthrough
-// start (page faults over type data, mostly); TestFastParseMatchesKong
-// keeps these defaults equal to kong's.
-func fastParse(args, environ []string) (*CLI, bool) {
-	if len(args) < 2 || args[0] != "--" {
-		return nil, false
-	}
-	for _, kv := range environ {
-		if strings.HasPrefix(kv, "SECRET_INIT_") {
-			return nil, false
-		}
-	}
-	cli := &CLI{
-		Globals: Globals{
-			EnvFile:   ".env",
-			LogLevel:  "info",
-			LogFormat: "auto",
-			Contracts: []string{"contracts"},
-			Timeout:   10 * time.Second,
-		},
-		Run: RunCmd{Mode: "auto", Grace: 5 * time.Second, Command: args[1:]},
-	}
-	return cli, true
 }

@@ -1,18 +1,45 @@
 package main
 
-// The operator commands: plan, check and seed. Wiring only: flags to
-// resolve calls, reports to stdout, errors and warnings to stderr.
+// The operator commands: version, plan, check and seed. Each is a struct
+// of its own flags with a Run method that returns an error, as kong's
+// commands do; main turns the error into the exit code.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/rs/zerolog"
 
 	"secret-init/launcher"
 	"secret-init/resolve"
+	"secret-init/seed"
 )
+
+// operate runs the operator command the command line named.
+func (c *CLI) operate(environ []string, log zerolog.Logger) error {
+	switch c.command {
+	case "version":
+		return c.Version.Run()
+	case "plan":
+		return c.Plan.Run(&c.Globals, environ, log)
+	case "check":
+		return c.Check.Run(&c.Globals, environ, log)
+	case "seed":
+		return c.Seed.Run(&c.Globals, environ, log)
+	}
+	return fmt.Errorf("unknown command %q", c.command)
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (VersionCmd) Run() error {
+	fmt.Println("secret-init", version)
+	return nil
+}
 
 // PlanCmd prints what a start would fetch, without any network I/O.
 type PlanCmd struct {
@@ -35,74 +62,81 @@ type SeedCmd struct {
 	OverwriteExisting bool   `name:"overwrite-existing" help:"With --set-values: replace existing non-empty values that differ. Without it an existing non-empty value is never changed (an empty one is filled)."`
 }
 
-// run prints the plan; 0, or 125 on a usage or contract error.
-func (c *PlanCmd) run(g *Globals, log zerolog.Logger) int {
-	proc := os.Environ()
-	out, err := resolve.ReadInputs(g.resolveOptions(log), proc, true)
+// Run prints the plan: the inputs and the contracts, no network. Any
+// error is a usage or contract error (125), --required's included.
+func (c *PlanCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
+	o := g.resolveOptions(log)
+	out, err := resolve.ReadInputs(o, environ)
 	if err != nil {
-		fatal(log, launcher.ExitUsage, err) // --required with broken contracts included
+		return err
 	}
-	return writeReport(log, resolve.PlanReport(out, proc), c.Output, 0)
+	if err := out.ReadContracts(o, environ); err != nil {
+		return err
+	}
+	return writeReport(resolve.PlanReport(out, environ), c.Output)
 }
 
-// run resolves as a start would: 0 when it would succeed, 1 when it
-// would fail, 125 on a usage error.
-func (c *CheckCmd) run(g *Globals, log zerolog.Logger) int {
-	proc := os.Environ()
+// Run resolves as a start would: nil when a start would succeed, exit 1
+// when it would fail, 125 on a usage error.
+func (c *CheckCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 	o := g.resolveOptions(log)
-	out, err := resolve.Resolve(context.Background(), o, proc)
-	if resolve.IsUsage(err) {
-		fatal(log, launcher.ExitUsage, err)
+	out, err := prepare(o, environ)
+	var ue *resolve.UsageError
+	if errors.As(err, &ue) {
+		return err
 	}
 	if out != nil && out.Passthrough {
 		// A start in passthrough reads no contract; check reads them
 		// anyway, to say where each key would come from. Their warnings
 		// cannot fail a start that never reads them.
 		o.Required = false
-		report, rerr := resolve.ReadInputs(o, proc, true)
-		if rerr != nil {
-			fatal(log, launcher.ExitUsage, rerr)
+		if err := out.ReadContracts(o, environ); err != nil {
+			return err
 		}
-		out = report
 	}
-	code := 0
 	if err != nil {
 		log.Error().Msg(err.Error())
-		code = launcher.ExitFailed
 	}
-	return writeReport(log, resolve.CheckReport(out, proc, err), c.Output, code)
+	if werr := writeReport(resolve.CheckReport(out, environ, err), c.Output); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return &launcher.ExitError{Code: launcher.ExitFailed} // said in the log and the report
+	}
+	return nil
 }
 
-// run seeds (or, without --execute, shows what it would seed): 0, 1 when
-// a key failed or nothing could be written, 125 on a usage error.
-func (c *SeedCmd) run(g *Globals, log zerolog.Logger) int {
-	rep, err := resolve.Seed(context.Background(), g.resolveOptions(log), resolve.SeedOptions{
+// Run seeds (or, without --execute, shows what it would seed): nil, exit 1
+// when a key failed or nothing could be written, 125 on a usage error.
+func (c *SeedCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
+	rep, err := seed.Run(context.Background(), g.resolveOptions(log), seed.Options{
 		Execute:       c.Execute,
 		CreateMissing: c.CreateMissingKeys,
 		SetValues:     c.SetValues,
 		ImportEnv:     c.ImportEnv,
 		Overwrite:     c.OverwriteExisting,
-	}, os.Environ())
+	}, environ)
 	var ue *resolve.UsageError
 	switch {
 	case errors.As(err, &ue):
-		fatal(log, launcher.ExitUsage, err)
+		return err
 	case err != nil:
-		fatal(log, launcher.ExitFailed, err)
+		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
 	}
 	for _, w := range rep.Warnings {
 		log.Warn().Msg(w)
 	}
 	if err := rep.WriteText(os.Stdout); err != nil {
-		fatal(log, launcher.ExitFailed, err)
+		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
 	}
 	if rep.Failed > 0 {
-		return launcher.ExitFailed
+		return &launcher.ExitError{Code: launcher.ExitFailed} // each failure has its line
 	}
-	return 0
+	return nil
 }
 
-func writeReport(log zerolog.Logger, r *resolve.Report, format string, code int) int {
+// writeReport prints r as text or JSON; a failed write exits 1.
+func writeReport(r *resolve.Report, format string) error {
 	var err error
 	if format == "json" {
 		err = r.WriteJSON(os.Stdout)
@@ -110,7 +144,7 @@ func writeReport(log zerolog.Logger, r *resolve.Report, format string, code int)
 		err = r.WriteText(os.Stdout)
 	}
 	if err != nil {
-		fatal(log, launcher.ExitFailed, err)
+		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
 	}
-	return code
+	return nil
 }

@@ -350,10 +350,10 @@ func TestExitCodesPassThrough(t *testing.T) {
 		if r := runPID1(t, cleanEnv(), "--", "sh", "-c", script); r.Code != n {
 			t.Errorf("PID 1: sh -c %q gave %d; stderr: %s", script, r.Code, r.Stderr)
 		}
-		if r := run(t, cleanEnv(), "--mode", "supervise", "--", "sh", "-c", script); r.Code != n {
+		if r := runBin(t, cleanEnv(), "--mode", "supervise", "--", "sh", "-c", script); r.Code != n {
 			t.Errorf("supervise: sh -c %q gave %d; stderr: %s", script, r.Code, r.Stderr)
 		}
-		if r := run(t, cleanEnv(), "--", "sh", "-c", script); r.Code != n {
+		if r := runBin(t, cleanEnv(), "--", "sh", "-c", script); r.Code != n {
 			t.Errorf("exec: sh -c %q gave %d; stderr: %s", script, r.Code, r.Stderr)
 		}
 	}
@@ -366,7 +366,7 @@ func TestExitChildKilledBySignal(t *testing.T) {
 		if r := runPID1(t, cleanEnv(), "--", "sh", "-c", script); r.Code != want {
 			t.Errorf("PID 1: child killed by %s gave %d, want %d; stderr: %s", sig, r.Code, want, r.Stderr)
 		}
-		if r := run(t, cleanEnv(), "--mode", "supervise", "--", "sh", "-c", script); r.Code != want {
+		if r := runBin(t, cleanEnv(), "--mode", "supervise", "--", "sh", "-c", script); r.Code != want {
 			t.Errorf("supervise: child killed by %s gave %d, want %d; stderr: %s", sig, r.Code, want, r.Stderr)
 		}
 	}
@@ -388,7 +388,7 @@ func TestExitNotFoundAndNotExecutable(t *testing.T) {
 		{"/etc", 126},
 	} {
 		for _, mode := range []string{"exec", "supervise"} {
-			r := run(t, cleanEnv(), "--mode", mode, "--", tc.cmd, "arg")
+			r := runBin(t, cleanEnv(), "--mode", mode, "--", tc.cmd, "arg")
 			if r.Code != tc.code {
 				t.Errorf("%s mode, %s: code %d, want %d; stderr: %s", mode, tc.cmd, r.Code, tc.code, r.Stderr)
 			}
@@ -643,7 +643,7 @@ func TestRewriteFromEnvAndMalformed(t *testing.T) {
 	s.finish()
 
 	for _, spec := range []string{"herp", "15", "15::12", "1:32", "KILL:TERM"} {
-		r := run(t, cleanEnv(), "--rewrite", spec, "--", "true")
+		r := runBin(t, cleanEnv(), "--rewrite", spec, "--", "true")
 		// The log line is JSON, so the spec's quotes come escaped.
 		if r.Code != 125 || !strings.Contains(r.Stderr, spec) || !strings.Contains(r.Stderr, "rewrite") {
 			t.Errorf("--rewrite %q: code %d, stderr %q; want 125 and the spec named", spec, r.Code, r.Stderr)
@@ -671,7 +671,7 @@ set -- $(cat /proc/$p/stat)
 echo "orphan-parent=$4 init=$PPID"
 sleep 0.6
 ps -o stat= --ppid $PPID`
-	r := run(t, cleanEnv(), "--mode", "supervise", "--", "sh", "-c", script)
+	r := runBin(t, cleanEnv(), "--mode", "supervise", "--", "sh", "-c", script)
 	if r.Code != 0 {
 		t.Fatalf("exit %d; stderr: %s", r.Code, r.Stderr)
 	}
@@ -863,7 +863,7 @@ func TestExecDashNamedProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := []string{"PATH=" + dir + ":/usr/bin:/bin"}
-	r := run(t, env, "--", "-x", "--mode", "y")
+	r := runBin(t, env, "--", "-x", "--mode", "y")
 	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "dash-x ran --mode y" {
 		t.Errorf("secret-init -- -x: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
@@ -871,7 +871,7 @@ func TestExecDashNamedProgram(t *testing.T) {
 
 func TestExitNoCommandIsUsage(t *testing.T) {
 	for _, args := range [][]string{nil, {"--"}, {"--mode", "exec"}} {
-		r := run(t, cleanEnv(), args...)
+		r := runBin(t, cleanEnv(), args...)
 		if r.Code != 125 || !strings.Contains(strings.ToLower(r.Stderr), "usage") {
 			t.Errorf("secret-init %q: exit %d, stderr %q; want 125 with usage", args, r.Code, r.Stderr)
 		}

@@ -91,8 +91,8 @@ func runCmd(t *testing.T, timeout time.Duration, cmd *exec.Cmd) result {
 	}
 }
 
-// run runs secret-init with args in dir (a temp dir when empty) and env.
-func run(t *testing.T, env []string, args ...string) result {
+// runBin runs secret-init with args in dir (a temp dir when empty) and env.
+func runBin(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env

@@ -419,14 +419,14 @@ func TestPrefetchPathFolder(t *testing.T) {
 func TestRequiredWithoutInfisicalAddr(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "ran")
-	r := run(t, cleanEnv("SECRET_INIT_REQUIRED=true", "OUT="+out), "--", "sh", "-c", `touch "$OUT"`)
+	r := runBin(t, cleanEnv("SECRET_INIT_REQUIRED=true", "OUT="+out), "--", "sh", "-c", `touch "$OUT"`)
 	if r.Code != 125 || !strings.Contains(r.Stderr, "INFISICAL_ADDR") {
 		t.Fatalf("exit %d, want 125 naming INFISICAL_ADDR: %s", r.Code, r.Stderr)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("the command ran")
 	}
-	r = run(t, cleanEnv("OUT="+out), "--", "sh", "-c", `touch "$OUT"`)
+	r = runBin(t, cleanEnv("OUT="+out), "--", "sh", "-c", `touch "$OUT"`)
 	if r.Code != 0 {
 		t.Fatalf("passthrough without --required: exit %d: %s", r.Code, r.Stderr)
 	}

@@ -28,9 +28,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
+
+	"secret-init/parallel"
 )
 
 // MaxFileSize caps a contract (and a transport map) file. Real contracts are
@@ -103,9 +103,6 @@ type Set struct {
 	Warnings []Warning
 }
 
-// DefaultDir is the contracts directory used when none is named.
-const DefaultDir = "contracts"
-
 // Load reads contracts from paths: a directory is walked for files named
 // contract.yaml or contract_*.yaml, a file is read whatever its name.
 // explicit says the paths were named by the user, so that a missing one is
@@ -155,25 +152,14 @@ type result struct {
 // container start. Results keep the files' order.
 func readAll(files []string, m *TransportMap) []result {
 	results := make([]result, len(files))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(files)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				data, err := readCapped(files[i])
-				if err != nil {
-					results[i].err = err
-					continue
-				}
-				results[i].contract = parse(files[i], data, m)
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(files), runtime.GOMAXPROCS(0), func(i int) {
+		data, err := readCapped(files[i])
+		if err != nil {
+			results[i].err = err
+			return
+		}
+		results[i].contract = parse(files[i], data, m)
+	})
 	return results
 }
 
@@ -195,9 +181,9 @@ func (l *loader) add(path string) {
 	}
 }
 
-// IsContractName reports whether a file found in a walk is a contract:
+// isContractName reports whether a file found in a walk is a contract:
 // contract.yaml or contract_*.yaml (so handler_contract.yaml is not).
-func IsContractName(name string) bool {
+func isContractName(name string) bool {
 	return name == "contract.yaml" || (strings.HasPrefix(name, "contract_") && strings.HasSuffix(name, ".yaml"))
 }
 
@@ -239,7 +225,7 @@ func (l *loader) collect(root string, explicit bool) error {
 			}
 			return nil
 		}
-		if IsContractName(d.Name()) {
+		if isContractName(d.Name()) {
 			l.add(full)
 		}
 		return nil

@@ -97,16 +97,6 @@ func (m *TransportMap) IsBootstrap(transport string) bool {
 	return ok && m.bootstrap[t]
 }
 
-// Transports returns the canonical transport names, sorted.
-func (m *TransportMap) Transports() []string {
-	ts := make([]string, 0, len(m.keys))
-	for t := range m.keys {
-		ts = append(ts, t)
-	}
-	slices.Sort(ts)
-	return ts
-}
-
 // bootstrapKeys is the set of keys that belong to bootstrap transports: an
 // explicit dependency on one of them is never fetched either.
 func (m *TransportMap) bootstrapKeys() map[string]bool {

@@ -59,7 +59,7 @@ func decodeFirst(data []byte) (doc *yaml.Node, perr *parseError) {
 		} else {
 			msg = strings.TrimPrefix(msg, "yaml: ")
 		}
-		return nil, &parseError{line: line, msg: "invalid YAML: " + clip(msg, 120)}
+		return nil, &parseError{line: line, msg: "invalid YAML: " + Clip(msg, 120)}
 	}
 	// A YAML 1.1 loader refuses a stream of several documents; reading the
 	// first and saying so keeps startup going without hiding the rest.
@@ -272,12 +272,15 @@ func quoteName(s string) string {
 	return strconv.Quote(string(r[:max])) + "..."
 }
 
-func clip(s string, max int) string {
-	if len(s) <= max {
+// Clip shortens a word taken from a file, a flag or a server for a
+// message: at most n bytes, cut where a character starts, and "…" when
+// something was cut. secret-init clips every such word with it.
+func Clip(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	for max > 0 && !utf8.RuneStart(s[max]) {
-		max--
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:max] + "..."
+	return s[:n] + "…"
 }

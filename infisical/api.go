@@ -50,15 +50,9 @@ func (c *Client) login(ctx context.Context, op, path string, body map[string]str
 	return nil
 }
 
-// ListOptions selects one folder of one environment.
-type ListOptions struct {
-	ProjectID, Environment, Path string
-	// Recursive also lists every folder below Path; each Secret says its folder.
-	Recursive bool
-}
-
 // Secret is one resolved secret. Path is the folder it came from, which for an
-// imported secret is the import's source folder.
+// imported secret is the import's source folder; for a write, the folder it
+// goes to.
 type Secret struct{ Key, Value, Path string }
 
 type rawSecret struct {
@@ -78,24 +72,24 @@ type listAnswer struct {
 	Imports []rawImport  `json:"imports"`
 }
 
-// ListSecrets reads one folder with imports and references resolved by the
-// server (GET /api/v3/secrets/raw). Imports are merged as the SDK does: a key
-// in the folder itself wins over any import, and among imports the first
-// block that has the key wins. With Recursive, a key may appear once per folder.
-func (c *Client) ListSecrets(ctx context.Context, o ListOptions) ([]Secret, error) {
-	path := folderOrRoot(o.Path)
+// ListSecrets reads one folder of the run's project and environment, with
+// imports and references resolved by the server (GET /api/v3/secrets/raw).
+// Imports are merged as the SDK does: a key in the folder itself wins over
+// any import, and among imports the first block that has the key wins.
+func (c *Client) ListSecrets(ctx context.Context, folder string) ([]Secret, error) {
+	folder = folderOrRoot(folder)
 	q := url.Values{
-		"workspaceId":            {o.ProjectID},
-		"environment":            {o.Environment},
-		"secretPath":             {path},
+		"workspaceId":            {c.project},
+		"environment":            {c.env},
+		"secretPath":             {folder},
 		"include_imports":        {"true"},
 		"expandSecretReferences": {"true"},
-		"recursive":              {strconv.FormatBool(o.Recursive)},
+		"recursive":              {"false"},
 	}
 	var out listAnswer
 	err := c.do(ctx, call{
 		op: "list secrets", method: http.MethodGet, path: "/v3/secrets/raw", query: q,
-		auth: true, env: o.Environment, folder: path, out: &out,
+		auth: true, folder: folder, out: &out,
 		check: func() error {
 			if out.Secrets == nil {
 				return errors.New(`no "secrets" list`)
@@ -115,20 +109,10 @@ func (c *Client) ListSecrets(ctx context.Context, o ListOptions) ([]Secret, erro
 	seen := make(map[string]bool, len(*out.Secrets))
 	res := make([]Secret, 0, len(*out.Secrets))
 	for _, s := range *out.Secrets {
-		p := s.Path
-		if p == "" || !o.Recursive {
-			p = path
+		if !seen[s.Key] {
+			seen[s.Key] = true
+			res = append(res, Secret{Key: s.Key, Value: s.Value, Path: folder})
 		}
-		if o.Recursive {
-			if seen[p+"\x00"+s.Key] {
-				continue
-			}
-			seen[p+"\x00"+s.Key] = true
-		} else if seen[s.Key] {
-			continue
-		}
-		seen[s.Key] = true
-		res = append(res, Secret{Key: s.Key, Value: s.Value, Path: p})
 	}
 	for _, im := range out.Imports {
 		for _, s := range *im.Secrets {
@@ -143,51 +127,8 @@ func (c *Client) ListSecrets(ctx context.Context, o ListOptions) ([]Secret, erro
 			res = append(res, Secret{Key: s.Key, Value: s.Value, Path: p})
 		}
 	}
-	sort.SliceStable(res, func(i, j int) bool {
-		if res[i].Key != res[j].Key {
-			return res[i].Key < res[j].Key
-		}
-		return res[i].Path < res[j].Path
-	})
+	sort.Slice(res, func(i, j int) bool { return res[i].Key < res[j].Key })
 	return res, nil
-}
-
-type oneAnswer struct {
-	Secret *rawSecret `json:"secret"`
-}
-
-// GetSecret reads one key (GET /api/v3/secrets/raw/{key}), imports and
-// references resolved. A missing key or folder gives an error matching
-// ErrNotFound.
-func (c *Client) GetSecret(ctx context.Context, projectID, env, path, key string) (Secret, error) {
-	path = folderOrRoot(path)
-	q := url.Values{
-		"workspaceId":            {projectID},
-		"environment":            {env},
-		"secretPath":             {path},
-		"type":                   {"shared"},
-		"include_imports":        {"true"},
-		"expandSecretReferences": {"true"},
-	}
-	var out oneAnswer
-	err := c.do(ctx, call{
-		op: "get secret " + key, method: http.MethodGet, path: "/v3/secrets/raw/" + url.PathEscape(key), query: q,
-		auth: true, env: env, folder: path, out: &out,
-		check: func() error {
-			if out.Secret == nil {
-				return errors.New(`no "secret" object`)
-			}
-			return nil
-		},
-	})
-	if err != nil {
-		return Secret{}, err
-	}
-	p := out.Secret.Path
-	if p == "" {
-		p = path
-	}
-	return Secret{Key: out.Secret.Key, Value: out.Secret.Value, Path: p}, nil
 }
 
 type writeSecret struct {
@@ -198,27 +139,29 @@ type writeSecret struct {
 	SecretValue string `json:"secretValue"`
 }
 
-// CreateSecret adds a key (POST /api/v3/secrets/raw/{key}). Infisical answers
-// 400 when the key exists and 404 when the folder does not.
-func (c *Client) CreateSecret(ctx context.Context, projectID, env, path, key, value string) error {
-	path = folderOrRoot(path)
+// CreateSecret adds s.Key with s.Value in folder s.Path (POST
+// /api/v3/secrets/raw/{key}). Infisical answers 400 when the key exists and
+// 404 when the folder does not.
+func (c *Client) CreateSecret(ctx context.Context, s Secret) error {
+	folder := folderOrRoot(s.Path)
 	return c.do(ctx, call{
-		op: "create secret " + key, method: http.MethodPost, path: "/v3/secrets/raw/" + url.PathEscape(key),
-		body: writeSecret{projectID, env, path, "shared", value},
-		auth: true, env: env, folder: path, redact: []string{value},
+		op: "create secret " + s.Key, method: http.MethodPost, path: "/v3/secrets/raw/" + url.PathEscape(s.Key),
+		body: writeSecret{c.project, c.env, folder, "shared", s.Value},
+		auth: true, folder: folder, redact: []string{s.Value},
 		// A lost answer may hide a create that happened; a retry would then
 		// fail with "already exists", so only proven rejections are retried.
 		retryUnsafe: true,
 	})
 }
 
-// UpdateSecret sets an existing key's value (PATCH /api/v3/secrets/raw/{key}).
-func (c *Client) UpdateSecret(ctx context.Context, projectID, env, path, key, value string) error {
-	path = folderOrRoot(path)
+// UpdateSecret sets the value of the existing s.Key in folder s.Path
+// (PATCH /api/v3/secrets/raw/{key}).
+func (c *Client) UpdateSecret(ctx context.Context, s Secret) error {
+	folder := folderOrRoot(s.Path)
 	return c.do(ctx, call{
-		op: "update secret " + key, method: http.MethodPatch, path: "/v3/secrets/raw/" + url.PathEscape(key),
-		body: writeSecret{projectID, env, path, "shared", value},
-		auth: true, env: env, folder: path, redact: []string{value},
+		op: "update secret " + s.Key, method: http.MethodPatch, path: "/v3/secrets/raw/" + url.PathEscape(s.Key),
+		body: writeSecret{c.project, c.env, folder, "shared", s.Value},
+		auth: true, folder: folder, redact: []string{s.Value},
 	})
 }
 
@@ -228,14 +171,14 @@ type folderAnswer struct {
 	} `json:"folders"`
 }
 
-// ListFolders names the folders directly below path (GET /api/v1/folders).
-func (c *Client) ListFolders(ctx context.Context, projectID, env, path string) ([]string, error) {
-	path = folderOrRoot(path)
-	q := url.Values{"workspaceId": {projectID}, "environment": {env}, "path": {path}}
+// ListFolders names the folders directly below folder (GET /api/v1/folders).
+func (c *Client) ListFolders(ctx context.Context, folder string) ([]string, error) {
+	folder = folderOrRoot(folder)
+	q := url.Values{"workspaceId": {c.project}, "environment": {c.env}, "path": {folder}}
 	var out folderAnswer
 	err := c.do(ctx, call{
 		op: "list folders", method: http.MethodGet, path: "/v1/folders", query: q,
-		auth: true, env: env, folder: path, out: &out,
+		auth: true, folder: folder, out: &out,
 		check: func() error {
 			if out.Folders == nil {
 				return errors.New(`no "folders" list`)
@@ -254,14 +197,14 @@ func (c *Client) ListFolders(ctx context.Context, projectID, env, path string) (
 	return names, nil
 }
 
-// CreateFolder creates name below parentPath (POST /api/v1/folders). Infisical
+// CreateFolder creates name below parent (POST /api/v1/folders). Infisical
 // makes this idempotent and creates missing parents itself.
-func (c *Client) CreateFolder(ctx context.Context, projectID, env, parentPath, name string) error {
-	parentPath = folderOrRoot(parentPath)
+func (c *Client) CreateFolder(ctx context.Context, parent, name string) error {
+	parent = folderOrRoot(parent)
 	return c.do(ctx, call{
 		op: "create folder " + name, method: http.MethodPost, path: "/v1/folders",
-		body: map[string]string{"workspaceId": projectID, "environment": env, "name": name, "path": parentPath},
-		auth: true, env: env, folder: parentPath,
+		body: map[string]string{"workspaceId": c.project, "environment": c.env, "name": name, "path": parent},
+		auth: true, folder: parent,
 	})
 }
 

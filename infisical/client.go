@@ -1,9 +1,10 @@
 // Package infisical is secret-init's own Infisical HTTP client.
 //
-// It speaks the same wire protocol as the official go-sdk v0.8.0 (see
-// shared/research/infisical.md) but is built on net/http alone, because the SDK
-// links ~11 MiB of cloud-auth dependencies, ignores context, never retries an
-// HTTP status and silently returns nothing for a 200 that is not JSON.
+// It speaks the same wire protocol as the official go-sdk v0.8.0 (the same
+// endpoints, query parameters and JSON fields; the conformance test runs both
+// against one server) but is built on net/http alone, because the SDK links
+// ~11 MiB of cloud-auth dependencies, ignores context, never retries an HTTP
+// status and silently returns nothing for a 200 that is not JSON.
 //
 // Every call runs under the caller's context; retries never sleep past its
 // deadline. Errors carry the operation, method, URL path, status, Infisical's
@@ -30,41 +31,46 @@ import (
 	"time"
 )
 
-// DefaultMaxBody caps an answer. A folder listing of a thousand secrets of a
+// defaultMaxBody caps an answer. A folder listing of a thousand secrets of a
 // kilobyte each is 1 MiB; with up to 8 lists in flight, a cap this size keeps
 // a misrouted download or a hostile answer from costing an init process more
 // than a few tens of MiB before it is refused. A project whose folder is
 // larger is told so (see the error), never silently truncated.
-const DefaultMaxBody int64 = 8 << 20
+const defaultMaxBody int64 = 8 << 20
 
-// Config is the client's whole contract; main.go only fills it from flags.
+// MaxParallel bounds the requests a caller keeps in flight at once (the
+// folders of one prefetch, seed's reads and writes): enough for one round
+// with any realistic contract set, few enough not to look like a burst.
+const MaxParallel = 8
+
+// userAgent names secret-init to Infisical and to the proxies on the way.
+const userAgent = "secret-init"
+
+// Config is the client's whole contract: where Infisical is, and which
+// project and environment every call of the run reads or writes. main
+// fills it from the bootstrap settings.
 type Config struct {
 	// Addr is INFISICAL_ADDR, e.g. http://127.0.0.1:8080. "/api" is appended
 	// unless the address already ends in it, as the SDK does.
 	Addr string
+	// ProjectID is INFISICAL_PROJECT_ID (the API calls it workspaceId).
+	ProjectID string
+	// Environment is INFISICAL_ENVIRONMENT, an environment slug (dev, prod).
+	Environment string
 	// CACertFile is an optional PEM file whose certificates are added to the
 	// system pool (--ca-cert), for self-hosted Infisical behind a private CA.
 	CACertFile string
-	// UserAgent defaults to "secret-init".
-	UserAgent string
-	// HTTPClient replaces the client's own; meant for tests. The default uses
-	// its own transport with ProxyFromEnvironment (HTTPS_PROXY/NO_PROXY).
-	HTTPClient *http.Client
-	// MaxBody caps each answer; default DefaultMaxBody. A larger answer is an
-	// error naming the operation.
-	MaxBody int64
-	// Retry tunes retries; the zero value is sensible.
-	Retry RetryPolicy
 }
 
 // Client is safe for concurrent use: one login, then parallel lists over the
 // same keep-alive connections.
 type Client struct {
 	base      string // scheme://host[:port]/.../api, no trailing slash
-	ua        string
+	project   string
+	env       string
 	hc        *http.Client
 	maxBody   int64
-	retry     RetryPolicy
+	retry     retryPolicy
 	gate      *gate // rate-limit state shared by all requests; see gate.go
 	requests  atomic.Int64
 	mu        sync.RWMutex
@@ -79,31 +85,20 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{
+	tr, err := newTransport(cfg.CACertFile, strings.HasPrefix(base, "https://"))
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
 		base:    base,
-		ua:      cfg.UserAgent,
-		hc:      cfg.HTTPClient,
-		maxBody: cfg.MaxBody,
-		retry:   cfg.Retry.withDefaults(),
-		gate:    newGate(),
-	}
-	if c.ua == "" {
-		c.ua = "secret-init"
-	}
-	if c.maxBody <= 0 {
-		c.maxBody = DefaultMaxBody
-	}
-	if c.hc == nil {
-		tr, err := newTransport(cfg.CACertFile, strings.HasPrefix(base, "https://"))
-		if err != nil {
-			return nil, err
-		}
+		project: cfg.ProjectID,
+		env:     cfg.Environment,
 		// No Timeout here: the caller's ctx deadline (--timeout) bounds every call.
-		c.hc = &http.Client{Transport: tr}
-	} else if cfg.CACertFile != "" {
-		return nil, fmt.Errorf("infisical: --ca-cert %s cannot be combined with a custom HTTP client", cfg.CACertFile)
-	}
-	return c, nil
+		hc:      &http.Client{Transport: tr},
+		maxBody: defaultMaxBody,
+		retry:   retryPolicy{}.withDefaults(),
+		gate:    newGate(),
+	}, nil
 }
 
 func apiBase(addr string) (string, error) {
@@ -195,12 +190,12 @@ func (c *Client) bearer() string {
 	return c.token
 }
 
-// Requests reports how many HTTP requests were sent, retries included.
 // CloseIdle closes the connections kept for reuse. A supervisor lives as
 // long as its service: it must not hold sockets (and, on the server, their
 // state) open to Infisical after the prefetch.
 func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
 
+// Requests reports how many HTTP requests were sent, retries included.
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // Redact adds strings that must never appear in an error of this client,
@@ -230,7 +225,7 @@ type call struct {
 	// retryUnsafe marks requests that may have taken effect even if the answer
 	// was lost (create secret): only statuses that prove rejection are retried.
 	retryUnsafe bool
-	env, folder string   // for error context only
+	folder      string   // for error context only; with the client's environment
 	redact      []string // values that must never appear in an error (secret values)
 	out         any      // JSON target for a 2xx answer
 	check       func() error
@@ -303,20 +298,20 @@ func (c *Client) gateFailure(k call, err, lastErr error) error {
 		}
 		// A new request held back by another one's 429: name this request,
 		// and wrap the 429 so that callers see the status.
-		return fmt.Errorf("infisical: %s: %s /api%s%s: not sent: %v; the server's answer was: %w", k.op, k.method, k.path, where(k), ge, ge.cause)
+		return fmt.Errorf("infisical: %s: %s /api%s%s: not sent: %v; the server's answer was: %w", k.op, k.method, k.path, c.where(k), ge, ge.cause)
 	}
 	if lastErr != nil {
 		return lastErr
 	}
-	return fmt.Errorf("infisical: %s: %s /api%s%s: waiting for the server's rate limit: %w", k.op, k.method, k.path, where(k), err)
+	return fmt.Errorf("infisical: %s: %s /api%s%s: waiting for the server's rate limit: %w", k.op, k.method, k.path, c.where(k), err)
 }
 
 // where is the "(env, folder)" part of an error, as APIError writes it.
-func where(k call) string {
-	if k.env == "" && k.folder == "" {
+func (c *Client) where(k call) string {
+	if k.folder == "" {
 		return ""
 	}
-	return fmt.Sprintf(" (env %s, folder %s)", k.env, k.folder)
+	return fmt.Sprintf(" (env %s, folder %s)", c.env, k.folder)
 }
 
 // attempt sends one request. status is 0 for transport failures.
@@ -329,7 +324,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 	if err != nil {
 		return 0, 0, fmt.Errorf("infisical: %s: build request: %w", k.op, scrubURLError(err))
 	}
-	req.Header.Set("User-Agent", c.ua)
+	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Accept", "application/json")
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/json")

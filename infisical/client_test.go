@@ -34,7 +34,7 @@ func fixture(t *testing.T, opts ...infisicaltest.Option) (*infisicaltest.Server,
 	s.SetSecret("dev", "/shared/db", "POSTGRES_DSN", "postgres://db/app")
 	s.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "2")
 	s.SetSecret("dev", "/services/billing", "DSN", "${dev.shared.db.POSTGRES_DSN}?app=billing")
-	c := newClient(t, s, infisical.Config{})
+	c := newClient(t, s)
 	if err := c.LoginUniversal(ctx(t, 10*time.Second), clientID, clientSecret); err != nil {
 		t.Fatal(err)
 	}
@@ -42,18 +42,15 @@ func fixture(t *testing.T, opts ...infisicaltest.Option) (*infisicaltest.Server,
 	return s, c
 }
 
-func newClient(t *testing.T, s *infisicaltest.Server, cfg infisical.Config) *infisical.Client {
+// newClient makes a client of s's project, environment dev, with a short
+// backoff that keeps the retry tests fast (the policy's shape is the same).
+func newClient(t *testing.T, s *infisicaltest.Server) *infisical.Client {
 	t.Helper()
-	cfg.Addr = s.URL
-	// Short backoff keeps the retry tests fast; the policy's shape is the same.
-	if cfg.Retry.Base == 0 {
-		cfg.Retry.Base = 10 * time.Millisecond
-		cfg.Retry.Max = 50 * time.Millisecond
-	}
-	c, err := infisical.New(cfg)
+	c, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.SetRetry(infisical.RetryPolicy{Base: 10 * time.Millisecond, Max: 50 * time.Millisecond})
 	return c
 }
 
@@ -63,8 +60,19 @@ func ctx(t *testing.T, d time.Duration) context.Context {
 	return c
 }
 
-func list(c *infisical.Client, s *infisicaltest.Server, cx context.Context, path string) ([]infisical.Secret, error) {
-	return c.ListSecrets(cx, infisical.ListOptions{ProjectID: s.ProjectID(), Environment: "dev", Path: path})
+// get finds key in a listing of folder.
+func get(t *testing.T, c *infisical.Client, cx context.Context, folder, key string) (infisical.Secret, bool) {
+	t.Helper()
+	list, err := c.ListSecrets(cx, folder)
+	if err != nil {
+		t.Fatalf("list %s: %v", folder, err)
+	}
+	for _, sec := range list {
+		if sec.Key == key {
+			return sec, true
+		}
+	}
+	return infisical.Secret{}, false
 }
 
 func TestRetries(t *testing.T) {
@@ -94,7 +102,7 @@ func TestRetries(t *testing.T) {
 			s.FailNext(tt.failN, tt.status)
 			before := c.Requests()
 			start := time.Now()
-			got, err := list(c, s, ctx(t, 20*time.Second), "/shared/db")
+			got, err := c.ListSecrets(ctx(t, 20*time.Second), "/shared/db")
 			elapsed := time.Since(start)
 			if calls := s.Count("GET", "/api/v3/secrets/raw"); calls != tt.wantCalls {
 				t.Errorf("server saw %d list requests, want %d", calls, tt.wantCalls)
@@ -122,7 +130,7 @@ func TestRetries(t *testing.T) {
 func TestWrongTokenNotRetried(t *testing.T) {
 	s, c := fixture(t)
 	c.SetToken("not-a-token-CANARY")
-	_, err := list(c, s, ctx(t, 5*time.Second), "/")
+	_, err := c.ListSecrets(ctx(t, 5*time.Second), "/")
 	var ae *infisical.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
 		t.Fatalf("err = %v, want 401", err)
@@ -140,7 +148,7 @@ func TestDeadline(t *testing.T) {
 		s, c := fixture(t)
 		s.Stall(30 * time.Second)
 		start := time.Now()
-		_, err := list(c, s, ctx(t, 300*time.Millisecond), "/")
+		_, err := c.ListSecrets(ctx(t, 300*time.Millisecond), "/")
 		if elapsed := time.Since(start); elapsed > 300*time.Millisecond+2*time.Second {
 			t.Fatalf("returned after %v, deadline was 300ms", elapsed)
 		}
@@ -155,11 +163,11 @@ func TestDeadline(t *testing.T) {
 		s, c := fixture(t)
 		s.RateLimit(0.2, 1) // after one request, the next must wait 5s
 		s.ResetCounts()
-		if _, err := list(c, s, ctx(t, 5*time.Second), "/"); err != nil {
+		if _, err := c.ListSecrets(ctx(t, 5*time.Second), "/"); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
-		_, err := list(c, s, ctx(t, 2*time.Second), "/")
+		_, err := c.ListSecrets(ctx(t, 2*time.Second), "/")
 		elapsed := time.Since(start)
 		var ae *infisical.APIError
 		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests {
@@ -184,7 +192,7 @@ func TestDeadline(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = list(c, s, ctx(t, 15*time.Second), "/shared/db")
+				_, errs[i] = c.ListSecrets(ctx(t, 15*time.Second), "/shared/db")
 			}()
 		}
 		wg.Wait()
@@ -220,10 +228,11 @@ func TestBadAnswers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := fixture(t)
-			c := newClient(t, s, infisical.Config{MaxBody: 1024})
+			c := newClient(t, s)
+			c.SetMaxBody(1024)
 			c.SetToken(s.Tokens()[0])
 			s.RawAnswer(tt.answer)
-			_, err := list(c, s, ctx(t, 5*time.Second), "/")
+			_, err := c.ListSecrets(ctx(t, 5*time.Second), "/")
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "list secrets") {
 				t.Fatalf("err = %v, want it to name the operation and contain %q", err, tt.wantErr)
 			}
@@ -241,7 +250,7 @@ func TestResetMidAnswer(t *testing.T) {
 	t.Run("once, then retried", func(t *testing.T) {
 		s, c := fixture(t)
 		s.ResetMidAnswer(1)
-		got, err := list(c, s, ctx(t, 5*time.Second), "/shared/db")
+		got, err := c.ListSecrets(ctx(t, 5*time.Second), "/shared/db")
 		if err != nil || len(got) != 2 {
 			t.Fatalf("got %v, %v", got, err)
 		}
@@ -252,7 +261,7 @@ func TestResetMidAnswer(t *testing.T) {
 	t.Run("always", func(t *testing.T) {
 		s, c := fixture(t)
 		s.ResetMidAnswer(1000)
-		_, err := list(c, s, ctx(t, 5*time.Second), "/shared/db")
+		_, err := c.ListSecrets(ctx(t, 5*time.Second), "/shared/db")
 		var te *infisical.TransportError
 		if !errors.As(err, &te) || !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("err = %v, want a TransportError wrapping io.ErrUnexpectedEOF", err)
@@ -263,7 +272,6 @@ func TestResetMidAnswer(t *testing.T) {
 func TestSecretsAndFolders(t *testing.T) {
 	s, c := fixture(t)
 	cx := ctx(t, 10*time.Second)
-	pid := s.ProjectID()
 	s.SetSecret("dev", "/app", "A", "own-a")
 	s.SetSecret("dev", "/common1", "A", "import1-a")
 	s.SetSecret("dev", "/common1", "B", "import1-b")
@@ -273,7 +281,7 @@ func TestSecretsAndFolders(t *testing.T) {
 	s.AddImport("dev", "/app", "dev", "/common1")
 	s.AddImport("dev", "/app", "dev", "/common2")
 
-	got, err := list(c, s, cx, "/app")
+	got, err := c.ListSecrets(cx, "/app")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,51 +296,38 @@ func TestSecretsAndFolders(t *testing.T) {
 		t.Fatalf("ListSecrets = %v\nwant %v", got, want)
 	}
 
-	sec, err := c.GetSecret(cx, pid, "dev", "/services/billing", "DSN")
-	if err != nil || sec.Value != "postgres://db/app?app=billing" || sec.Path != "/services/billing" {
-		t.Fatalf("GetSecret = %+v, %v", sec, err)
+	if sec, ok := get(t, c, cx, "/services/billing", "DSN"); !ok || sec.Value != "postgres://db/app?app=billing" || sec.Path != "/services/billing" {
+		t.Fatalf("a reference expanded: %+v, %v", sec, ok)
 	}
-	if sec, err := c.GetSecret(cx, pid, "dev", "/app", "C"); err != nil || sec.Value != "+eu" {
-		t.Fatalf("GetSecret through an import = %+v, %v", sec, err)
-	}
-
-	notFound := []struct{ name, path, key string }{
-		{"missing key", "/app", "NOPE"},
-		{"missing folder", "/nope", "A"},
-	}
-	for _, nf := range notFound {
-		_, err := c.GetSecret(cx, pid, "dev", nf.path, nf.key)
-		var ae *infisical.APIError
-		if !errors.Is(err, infisical.ErrNotFound) || !errors.As(err, &ae) || !regexp.MustCompile(`^req-[A-Za-z0-9]{14}$`).MatchString(ae.ReqID) {
-			t.Errorf("%s: err = %v, want ErrNotFound with a reqId", nf.name, err)
-		}
+	if got, err := c.ListSecrets(cx, "/nope"); err != nil || len(got) != 0 {
+		t.Errorf("missing folder: %v, %v; want no secrets, as Infisical answers", got, err)
 	}
 
-	if err := c.CreateSecret(cx, pid, "dev", "/app", "NEW", "v1"); err != nil {
+	if err := c.CreateSecret(cx, infisical.Secret{Path: "/app", Key: "NEW", Value: "v1"}); err != nil {
 		t.Fatal(err)
 	}
-	err = c.CreateSecret(cx, pid, "dev", "/app", "NEW", "v1")
+	err = c.CreateSecret(cx, infisical.Secret{Path: "/app", Key: "NEW", Value: "v1"})
 	var ae *infisical.APIError
 	if !errors.As(err, &ae) || ae.Status != 400 || ae.Message != "Secret already exist" {
 		t.Fatalf("second create: %v, want 400 Secret already exist", err)
 	}
-	if err := c.CreateSecret(cx, pid, "dev", "/missing", "NEW", "v1"); !errors.Is(err, infisical.ErrNotFound) {
+	if err := c.CreateSecret(cx, infisical.Secret{Path: "/missing", Key: "NEW", Value: "v1"}); !errors.Is(err, infisical.ErrNotFound) {
 		t.Fatalf("create in a missing folder: %v, want ErrNotFound", err)
 	}
-	if err := c.UpdateSecret(cx, pid, "dev", "/app", "NEW", "v2"); err != nil {
+	if err := c.UpdateSecret(cx, infisical.Secret{Path: "/app", Key: "NEW", Value: "v2"}); err != nil {
 		t.Fatal(err)
 	}
-	if sec, err := c.GetSecret(cx, pid, "dev", "/app", "NEW"); err != nil || sec.Value != "v2" {
-		t.Fatalf("after update: %+v, %v", sec, err)
+	if sec, ok := get(t, c, cx, "/app", "NEW"); !ok || sec.Value != "v2" {
+		t.Fatalf("after update: %+v, %v", sec, ok)
 	}
-	if err := c.UpdateSecret(cx, pid, "dev", "/app", "GHOST", "v2"); !errors.Is(err, infisical.ErrNotFound) {
+	if err := c.UpdateSecret(cx, infisical.Secret{Path: "/app", Key: "GHOST", Value: "v2"}); !errors.Is(err, infisical.ErrNotFound) {
 		t.Fatalf("update of a missing key: %v, want ErrNotFound", err)
 	}
 
-	if err := c.CreateFolder(cx, pid, "dev", "/x/y", "z"); err != nil {
+	if err := c.CreateFolder(cx, "/x/y", "z"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.CreateFolder(cx, pid, "dev", "/x/y", "z"); err != nil {
+	if err := c.CreateFolder(cx, "/x/y", "z"); err != nil {
 		t.Fatalf("folder creation must be idempotent: %v", err)
 	}
 	for _, tt := range []struct {
@@ -344,16 +339,12 @@ func TestSecretsAndFolders(t *testing.T) {
 		{"/x/y", []string{"z"}},
 		{"/x/y/z", []string{}},
 	} {
-		got, err := c.ListFolders(cx, pid, "dev", tt.path)
+		got, err := c.ListFolders(cx, tt.path)
 		if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
 			t.Errorf("ListFolders(%s) = %v, %v; want %v", tt.path, got, err, tt.want)
 		}
 	}
 
-	rec, err := c.ListSecrets(cx, infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/shared", Recursive: true})
-	if err != nil || len(rec) != 2 || rec[0].Path != "/shared/db" {
-		t.Fatalf("recursive list = %v, %v", rec, err)
-	}
 }
 
 func TestKubernetesLoginAndToken(t *testing.T) {
@@ -363,7 +354,7 @@ func TestKubernetesLoginAndToken(t *testing.T) {
 	s.SetSecret("dev", "/", "K", "v")
 	s.AddToken("static-token")
 
-	c := newClient(t, s, infisical.Config{})
+	c := newClient(t, s)
 	err := c.LoginKubernetes(ctx(t, 5*time.Second), "k8s-id", "jwt-wrong")
 	var ae *infisical.APIError
 	if !errors.As(err, &ae) || ae.Status != 401 {
@@ -372,16 +363,16 @@ func TestKubernetesLoginAndToken(t *testing.T) {
 	if err := c.LoginKubernetes(ctx(t, 5*time.Second), "k8s-id", "jwt-CANARY-abc"); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := list(c, s, ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
+	if got, err := c.ListSecrets(ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
 		t.Fatalf("list after k8s login: %v, %v", got, err)
 	}
 
-	c2 := newClient(t, s, infisical.Config{})
-	if _, err := list(c2, s, ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "not logged in") {
+	c2 := newClient(t, s)
+	if _, err := c2.ListSecrets(ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "not logged in") {
 		t.Fatalf("list without token: %v", err)
 	}
 	c2.SetToken("static-token")
-	if got, err := list(c2, s, ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
+	if got, err := c2.ListSecrets(ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
 		t.Fatalf("list with INFISICAL_TOKEN: %v, %v", got, err)
 	}
 	if reqs := s.Requests(); reqs[len(reqs)-1].UserAgent != "secret-init" {
@@ -416,28 +407,29 @@ func TestNoSecretsInErrors(t *testing.T) {
 	fake.AddUniversalIdentity("limited", "CANARY-client-secret", infisicaltest.DenyFolder("dev", "/"))
 
 	for _, addr := range []string{echo.URL, fake.URL} {
-		c, err := infisical.New(infisical.Config{Addr: addr, Retry: infisical.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond}})
+		c, err := infisical.New(infisical.Config{Addr: addr, ProjectID: fake.ProjectID(), Environment: "dev"})
 		if err != nil {
 			t.Fatal(err)
 		}
+		c.SetRetry(infisical.RetryPolicy{Base: time.Millisecond, Max: time.Millisecond})
 		cx := ctx(t, 10*time.Second)
 		var errs []error
 		errs = append(errs, c.LoginUniversal(cx, clientID, "CANARY-client-secret"))
 		errs = append(errs, c.LoginKubernetes(cx, "id", "CANARY-jwt"))
 		c.SetToken("CANARY-token")
-		_, err = c.ListSecrets(cx, infisical.ListOptions{ProjectID: fake.ProjectID(), Environment: "dev"})
+		_, err = c.ListSecrets(cx, "/")
 		errs = append(errs, err)
 		errs = append(errs,
-			c.CreateSecret(cx, fake.ProjectID(), "dev", "/", "V", value),
-			c.UpdateSecret(cx, fake.ProjectID(), "dev", "/", "V", value))
+			c.CreateSecret(cx, infisical.Secret{Path: "/", Key: "V", Value: value}),
+			c.UpdateSecret(cx, infisical.Secret{Path: "/", Key: "V", Value: value}))
 		if addr == fake.URL {
 			// A real login whose identity may read nothing: 403 on list, 403 on
 			// a reference, 400 on create.
 			if err := c.LoginUniversal(cx, "limited", "CANARY-client-secret"); err != nil {
 				t.Fatal(err)
 			}
-			_, err = c.ListSecrets(cx, infisical.ListOptions{ProjectID: fake.ProjectID(), Environment: "dev"})
-			errs = append(errs, err, c.CreateSecret(cx, fake.ProjectID(), "dev", "/", "V", value))
+			_, err = c.ListSecrets(cx, "/")
+			errs = append(errs, err, c.CreateSecret(cx, infisical.Secret{Path: "/", Key: "V", Value: value}))
 		}
 		for i, err := range errs {
 			if err == nil {
@@ -468,7 +460,7 @@ func TestConcurrentLists(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := list(c, s, ctx(t, 10*time.Second), fmt.Sprintf("/svc/%02d", i))
+			got, err := c.ListSecrets(ctx(t, 10*time.Second), fmt.Sprintf("/svc/%02d", i))
 			if err == nil && (len(got) != 1 || got[0].Value != fmt.Sprint(i)) {
 				err = fmt.Errorf("folder %d: got %v", i, got)
 			}
@@ -497,10 +489,10 @@ func TestKeepAlive(t *testing.T) {
 		if i == 2 {
 			s.FailNext(1, 503) // an error answer must not cost the connection
 		}
-		if _, err := list(c, s, cx, "/shared/db"); err != nil {
+		if _, err := c.ListSecrets(cx, "/shared/db"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.GetSecret(cx, s.ProjectID(), "dev", "/shared/db", "NOPE"); !errors.Is(err, infisical.ErrNotFound) {
+		if err := c.UpdateSecret(cx, infisical.Secret{Path: "/shared/db", Key: "NOPE"}); !errors.Is(err, infisical.ErrNotFound) {
 			t.Fatal(err)
 		}
 	}
@@ -534,40 +526,47 @@ func TestCACert(t *testing.T) {
 		}
 	}
 
-	without, err := infisical.New(infisical.Config{Addr: s.URL, Retry: infisical.RetryPolicy{MaxAttempts: 1}})
+	without, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	without.SetRetry(infisical.RetryPolicy{MaxAttempts: 1})
 	without.SetToken("tok")
-	if _, err := list(without, s, ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if _, err := without.ListSecrets(ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("without --ca-cert: %v, want a certificate error", err)
 	}
 
-	with, err := infisical.New(infisical.Config{Addr: s.URL, CACertFile: ca})
+	with, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: "dev", CACertFile: ca})
 	if err != nil {
 		t.Fatal(err)
 	}
 	with.SetToken("tok")
-	if got, err := list(with, s, ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
+	if got, err := with.ListSecrets(ctx(t, 5*time.Second), "/"); err != nil || len(got) != 1 {
 		t.Fatalf("with --ca-cert: %v, %v", got, err)
 	}
 
 	// The system roots are loaded once per process and shared: a CA file
 	// given to one client must not reach the next one's trust.
-	after, err := infisical.New(infisical.Config{Addr: s.URL, Retry: infisical.RetryPolicy{MaxAttempts: 1}})
+	after, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	after.SetRetry(infisical.RetryPolicy{MaxAttempts: 1})
 	after.SetToken("tok")
-	if _, err := list(after, s, ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if _, err := after.ListSecrets(ctx(t, 5*time.Second), "/"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("a client made after one with --ca-cert trusts its CA: %v", err)
 	}
 }
 
 func TestErrorFormat(t *testing.T) {
-	s, c := fixture(t)
+	s, _ := fixture(t)
 	s.SetSecret("dev", "/locked", "K", "v")
-	_, err := c.ListSecrets(ctx(t, 5*time.Second), infisical.ListOptions{ProjectID: s.ProjectID(), Environment: "nope", Path: "/locked"})
+	c, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: "nope"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetToken(s.Tokens()[0])
+	_, err = c.ListSecrets(ctx(t, 5*time.Second), "/locked")
 	re := regexp.MustCompile(`^infisical: list secrets: GET /api/v3/secrets/raw \(env nope, folder /locked\): status 404 Not Found \[reqId req-[A-Za-z0-9]{14}\]: Environment with slug 'nope' in project with ID '[^']+' not found$`)
 	if err == nil || !re.MatchString(err.Error()) {
 		t.Fatalf("err = %v\nwant match %s", err, re)

@@ -67,9 +67,9 @@ type zodIssue struct {
 }
 
 func (c *Client) apiError(k call, resp *http.Response, data []byte) *APIError {
-	e := &APIError{
-		Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode,
-		Environment: k.env, Folder: k.folder,
+	e := &APIError{Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode}
+	if k.folder != "" {
+		e.Environment, e.Folder = c.env, k.folder
 	}
 	// An HTML 5xx page from a proxy says nothing useful and may be long.
 	if !isJSON(resp.Header.Get("Content-Type")) {

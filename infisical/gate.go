@@ -129,7 +129,7 @@ func (g *gate) acquire(ctx context.Context) (uint64, error) {
 
 // release gives the slot back and learns from the answer: status 0 is no
 // answer, retryAfter 0 is no Retry-After header, cause is the answer's error.
-func (g *gate) release(sent uint64, status int, retryAfter time.Duration, cause error, p RetryPolicy) {
+func (g *gate) release(sent uint64, status int, retryAfter time.Duration, cause error, p retryPolicy) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.inflight--
@@ -193,7 +193,7 @@ func (g *gate) release(sent uint64, status int, retryAfter time.Duration, cause 
 // fixed Retry-After × [1, 2)). The caps keep a starved client from waiting
 // much longer than its peers, and acquire never lets it wait past the
 // deadline.
-func gateJitter(retryAfter time.Duration, streak int, p RetryPolicy) time.Duration {
+func gateJitter(retryAfter time.Duration, streak int, p retryPolicy) time.Duration {
 	w := max(retryAfter, p.RetryAfterJitter)
 	w <<= min(max(streak-1, 0), maxJitterShift)
 	w = min(w, p.MaxRetryAfterJitter)

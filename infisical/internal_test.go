@@ -55,7 +55,7 @@ func TestParseRetryAfter(t *testing.T) {
 }
 
 func TestDelay(t *testing.T) {
-	p := RetryPolicy{}.withDefaults()
+	p := retryPolicy{}.withDefaults()
 	long, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	short, cancel2 := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -99,7 +99,7 @@ func TestDelay(t *testing.T) {
 }
 
 func TestGateJitter(t *testing.T) {
-	p := RetryPolicy{}.withDefaults()
+	p := retryPolicy{}.withDefaults()
 	tests := []struct {
 		ra     time.Duration
 		streak int
@@ -132,7 +132,7 @@ func TestGateJitter(t *testing.T) {
 // flight, answers to requests sent before that 429 change nothing, and every
 // second success in a row doubles the limit until it is lifted.
 func TestGateLimit(t *testing.T) {
-	p := RetryPolicy{}.withDefaults()
+	p := retryPolicy{}.withDefaults()
 	g := newGate()
 	cx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -202,7 +202,7 @@ func TestGateLimit(t *testing.T) {
 // TestGateDeadline: the server's own wait past the deadline fails at once;
 // only the jitter past it is cut short.
 func TestGateDeadline(t *testing.T) {
-	p := RetryPolicy{}.withDefaults()
+	p := retryPolicy{}.withDefaults()
 	g := newGate()
 	e, _ := g.acquire(context.Background())
 	g.release(e, http.StatusTooManyRequests, 3*time.Second, errors.New("the 429"), p)

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// RetryPolicy tunes retries of network errors, 429, 502, 503 and 504.
+// retryPolicy tunes retries of network errors, 429, 502, 503 and 504.
 // Other statuses (400, 401, 403, 404, 422, ...) are never retried: asking again
 // cannot change the answer, and repeated bad logins trip Infisical's lockout.
 //
@@ -17,7 +17,7 @@ import (
 // not a failure: it does not count against MaxAttempts, and the caller's ctx
 // deadline bounds how long the client keeps coming back. The wait is shared by
 // the whole Client (see gate).
-type RetryPolicy struct {
+type retryPolicy struct {
 	// Base is the first backoff ceiling; default 100ms. Backoff is full jitter:
 	// a uniform wait in [0, min(Max, Base·2^attempt)).
 	Base time.Duration
@@ -42,7 +42,7 @@ type RetryPolicy struct {
 // secret-init has --timeout.
 const maxThrottledNoDeadline = 64
 
-func (p RetryPolicy) withDefaults() RetryPolicy {
+func (p retryPolicy) withDefaults() retryPolicy {
 	if p.Base <= 0 {
 		p.Base = 100 * time.Millisecond
 	}
@@ -70,7 +70,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 // delay picks the backoff before retrying a failure (not a Retry-After: the
 // gate handles those). ok is false when that wait would end after ctx's
 // deadline; the caller then gives up at once.
-func (p RetryPolicy) delay(ctx context.Context, attempt int) (time.Duration, bool) {
+func (p retryPolicy) delay(ctx context.Context, attempt int) (time.Duration, bool) {
 	remaining := time.Duration(1<<62 - 1)
 	if dl, has := ctx.Deadline(); has {
 		remaining = time.Until(dl)

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+
+	"secret-init/parallel"
 )
 
 // The places crypto/x509 reads the system roots from on Linux
@@ -82,21 +84,14 @@ func systemRoots() *x509.CertPool {
 		}
 	}
 
-	// Read and decode on every core; each worker keeps its own blocks, in
-	// file order, so that the merge below is deterministic.
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(paths)))
+	// Read and decode on every core; each file's blocks keep its place, so
+	// that the merge below is deterministic.
 	found := make([][][]byte, len(paths))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(paths); i += workers {
-				if data, err := os.ReadFile(paths[i]); err == nil {
-					found[i] = certBlocks(data)
-				}
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(paths), runtime.GOMAXPROCS(0), func(i int) {
+		if data, err := os.ReadFile(paths[i]); err == nil {
+			found[i] = certBlocks(data)
+		}
+	})
 	var ders [][]byte
 	seen := map[[sha256.Size224]byte]bool{}
 	for _, blocks := range append([][][]byte{bundleBlocks}, found...) {
@@ -113,17 +108,11 @@ func systemRoots() *x509.CertPool {
 	}
 
 	certs := make([]*x509.Certificate, len(ders))
-	workers = min(runtime.GOMAXPROCS(0), len(ders))
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(ders); i += workers {
-				if c, err := x509.ParseCertificate(ders[i]); err == nil {
-					certs[i] = c // an unparsable block is skipped, as x509 does
-				}
-			}
-		})
-	}
-	wg.Wait()
+	parallel.For(len(ders), runtime.GOMAXPROCS(0), func(i int) {
+		if c, err := x509.ParseCertificate(ders[i]); err == nil {
+			certs[i] = c // an unparsable block is skipped, as x509 does
+		}
+	})
 	pool := x509.NewCertPool()
 	added := 0
 	for _, c := range certs {

@@ -21,15 +21,17 @@ import (
 func TestThrottleNotCountedAsAttempts(t *testing.T) {
 	t.Parallel()
 	s, c := fixture(t)
-	c = newClient(t, s, infisical.Config{Retry: infisical.RetryPolicy{
+	c = newClient(t, s)
+	c.SetRetry(infisical.RetryPolicy{
+		Base: 10 * time.Millisecond, Max: 50 * time.Millisecond,
 		RetryAfterJitter: 10 * time.Millisecond, MaxRetryAfterJitter: 50 * time.Millisecond,
-	}})
+	})
 	s.FailNext(9, http.StatusTooManyRequests) // the login's first 429 included
 	cx := ctx(t, 20*time.Second)
 	if err := c.LoginUniversal(cx, clientID, clientSecret); err != nil {
 		t.Fatalf("login: %v", err)
 	}
-	got, err := list(c, s, cx, "/shared/db")
+	got, err := c.ListSecrets(cx, "/shared/db")
 	if err != nil || len(got) != 2 {
 		t.Fatalf("got %v, %v; want 2 secrets", got, err)
 	}
@@ -89,7 +91,7 @@ func TestThrottleSharedByParallelCalls(t *testing.T) {
 		st := &storm{next: s, d: d}
 		hs := httptest.NewServer(st)
 		t.Cleanup(hs.Close)
-		c, err := infisical.New(infisical.Config{Addr: hs.URL})
+		c, err := infisical.New(infisical.Config{Addr: hs.URL, ProjectID: s.ProjectID(), Environment: "dev"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +108,7 @@ func TestThrottleSharedByParallelCalls(t *testing.T) {
 				if i > 0 {
 					time.Sleep(stagger)
 				}
-				got, err := list(c, s, cx, fmt.Sprintf("/svc/%d", i))
+				got, err := c.ListSecrets(cx, fmt.Sprintf("/svc/%d", i))
 				if err == nil && (len(got) != 1 || got[0].Value != fmt.Sprint(i)) {
 					err = fmt.Errorf("folder %d: got %v", i, got)
 				}
@@ -149,19 +151,19 @@ func TestThrottleBeyondDeadlineFailsFast(t *testing.T) {
 	t.Parallel()
 	s, c := fixture(t)
 	s.RateLimit(0.2, 1) // after one request, the next must wait 5 s
-	if _, err := list(c, s, ctx(t, 5*time.Second), "/"); err != nil {
+	if _, err := c.ListSecrets(ctx(t, 5*time.Second), "/"); err != nil {
 		t.Fatal(err)
 	}
 	cx := ctx(t, 2*time.Second)
 	start := time.Now()
-	_, err := list(c, s, cx, "/shared/db")
+	_, err := c.ListSecrets(cx, "/shared/db")
 	var ae *infisical.APIError
 	if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests {
 		t.Fatalf("err = %v, want the 429", err)
 	}
 	before := s.Count("GET", "/api/v3/secrets/raw")
 	// A new call on the same client is held by the gate: not sent at all.
-	_, err2 := list(c, s, cx, "/services/billing")
+	_, err2 := c.ListSecrets(cx, "/services/billing")
 	if el := time.Since(start); el > time.Second {
 		t.Fatalf("gave up after %v, want at once", el)
 	}
@@ -197,7 +199,7 @@ func TestThrottleFleet(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := newClient(t, s, infisical.Config{})
+			c := newClient(t, s)
 			if err := c.LoginUniversal(cx, clientID, clientSecret); err != nil {
 				errs <- err
 				return
@@ -207,7 +209,7 @@ func TestThrottleFleet(t *testing.T) {
 				lw.Add(1)
 				go func() {
 					defer lw.Done()
-					got, err := list(c, s, cx, fmt.Sprintf("/f/%d", i))
+					got, err := c.ListSecrets(cx, fmt.Sprintf("/f/%d", i))
 					if err == nil && (len(got) != 1 || got[0].Value != fmt.Sprint(i)) {
 						err = fmt.Errorf("folder %d: got %v", i, got)
 					}

@@ -1,9 +1,13 @@
 package launcher
 
-import "syscall"
+import (
+	"fmt"
+	"syscall"
+)
 
 // The exit codes of secret-init are part of its interface; tini and the
-// shells use the same numbers. This is the one place that defines them.
+// shells use the same numbers. This is the one place that defines them,
+// and ExitError the one error that carries one.
 const (
 	ExitOK            = 0
 	ExitFailed        = 1   // check: a start would fail; seed: a key failed
@@ -29,3 +33,21 @@ func ExitCode(ws syscall.WaitStatus) int {
 	// which are never asked for. Say "failed" rather than make up a code.
 	return 255
 }
+
+// ExitError is a failure that decides the code secret-init exits with: the
+// launcher's for a command it could not start (125, 126, 127), main's for
+// every other. A nil Err exits quietly: what went wrong was already said
+// (a report on stdout, a log line).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }

@@ -41,29 +41,18 @@ type Options struct {
 	Group   bool             // forward signals to the child's whole process group
 	Rewrite signals.Rewrite  // forwarded-signal rewrites; nil means none
 	Grace   time.Duration    // after the main child exits: SIGTERM the rest, SIGKILL after this
-	Catcher *signals.Catcher // the subscriptions made first thing in main
+	Signals *signals.Catcher // the subscriptions made first thing in main
 	Pending []syscall.Signal // signals that arrived during startup, replayed to the child
 	Log     zerolog.Logger   // never given a value
 }
 
-// StartError is a failure before the command ran; Code is 125, 126 or 127.
-type StartError struct {
-	Code int
-	Err  error
-}
-
-func (e *StartError) Error() string { return e.Err.Error() }
-func (e *StartError) Unwrap() error { return e.Err }
-
 // Run hands over. In exec mode it returns only on failure. In supervise
 // mode it returns the exit code secret-init must exit with: the main
-// child's code, or 128+N if signal N killed it.
+// child's code, or 128+N if signal N killed it. A command that could not be
+// started is an *ExitError with 125, 126 or 127.
 func Run(o Options) (int, error) {
 	if len(o.Argv) == 0 {
-		return 0, &StartError{Code: ExitUsage, Err: errors.New("no command to run")}
-	}
-	if o.Catcher == nil {
-		o.Catcher = signals.Catch()
+		return 0, &ExitError{Code: ExitUsage, Err: errors.New("no command to run")}
 	}
 	if err := checkExecLimits(o.Argv, o.Env); err != nil {
 		return 0, err
@@ -83,7 +72,7 @@ func Run(o Options) (int, error) {
 		}
 		return 0, execInPlace(path, o)
 	}
-	return 0, &StartError{Code: ExitUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
+	return 0, &ExitError{Code: ExitUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
 }
 
 // execInPlace replaces secret-init with the command: same PID, and nothing
@@ -112,12 +101,12 @@ func checkExecLimits(argv, env []string) error {
 	for _, kv := range env {
 		if len(kv)+1 > limit { // +1: the kernel counts the NUL
 			key, _, _ := strings.Cut(kv, "=")
-			return &StartError{Code: ExitUsage, Err: fmt.Errorf("environment variable %s is %d bytes; Linux passes at most %d bytes per variable to a program", key, len(kv), limit-1)}
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("environment variable %s is %d bytes; Linux passes at most %d bytes per variable to a program", key, len(kv), limit-1)}
 		}
 	}
 	for i, arg := range argv {
 		if len(arg)+1 > limit {
-			return &StartError{Code: ExitUsage, Err: fmt.Errorf("argument %d of %s is %d bytes; Linux passes at most %d bytes per argument", i, argv[0], len(arg), limit-1)}
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("argument %d of %s is %d bytes; Linux passes at most %d bytes per argument", i, argv[0], len(arg), limit-1)}
 		}
 	}
 	return nil
@@ -159,10 +148,13 @@ func lookPath(name string, env []string) (string, error) {
 	if denied != nil {
 		return "", startError(name, denied)
 	}
-	return "", &StartError{Code: ExitNotFound, Err: fmt.Errorf("%s: command not found in PATH", name)}
+	return "", &ExitError{Code: ExitNotFound, Err: fmt.Errorf("%s: command not found in PATH", name)}
 }
 
-// checkExecutable reports why path cannot be executed, or nil.
+// checkExecutable reports why path cannot be executed, or nil. It follows
+// os/exec's findExecutable: faccessat with the effective ids, and the mode
+// bits when the kernel lacks it (ENOSYS) or a seccomp filter refuses it
+// (EPERM), as container sandboxes do.
 func checkExecutable(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -171,12 +163,22 @@ func checkExecutable(path string) error {
 	if fi.IsDir() {
 		return syscall.EISDIR
 	}
-	return unix.Access(path, unix.X_OK)
+	err = faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
+	if err == nil || (err != syscall.ENOSYS && err != syscall.EPERM) {
+		return err
+	}
+	if fi.Mode()&0o111 != 0 {
+		return nil
+	}
+	return syscall.EACCES
 }
 
-// startError turns a failure to run the command into the exit code that
-// tini and the shells use: 127 when it does not exist, 126 otherwise.
-func startError(name string, err error) *StartError {
+// faccessat is unix.Faccessat; a test stands in for a sandbox that refuses it.
+var faccessat = unix.Faccessat
+
+// startError gives a failure to run the command the exit code that tini
+// and the shells use: 127 when it does not exist, 126 otherwise.
+func startError(name string, err error) *ExitError {
 	var errno syscall.Errno
 	if pe, ok := err.(*os.PathError); ok {
 		err = pe.Err
@@ -186,12 +188,12 @@ func startError(name string, err error) *StartError {
 		case syscall.ENOENT, syscall.ENOTDIR:
 			// ENOENT from execve can also mean a missing #! interpreter;
 			// the shells give 127 for that too.
-			return &StartError{Code: ExitNotFound, Err: fmt.Errorf("%s: %w", name, errno)}
+			return &ExitError{Code: ExitNotFound, Err: fmt.Errorf("%s: %w", name, errno)}
 		case syscall.EACCES, syscall.EPERM:
-			return &StartError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: not executable: %w", name, errno)}
+			return &ExitError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: not executable: %w", name, errno)}
 		}
 	}
-	return &StartError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: cannot execute: %w", name, err)}
+	return &ExitError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: cannot execute: %w", name, err)}
 }
 
 // describe renders a wait status for the debug log.

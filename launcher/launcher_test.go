@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"secret-init/signals"
 )
 
 func TestExitCodeMapping(t *testing.T) {
@@ -46,12 +48,15 @@ func TestExitCodeFromRealChildren(t *testing.T) {
 		"exit 0": 0, "exit 3": 3, "exit 255": 255,
 		"kill -TERM $$": 143, "kill -KILL $$": 137, "kill -HUP $$": 129,
 	} {
-		code, err := Run(Options{Argv: []string{"sh", "-c", script}, Env: testEnv(), Mode: ModeSupervise, Log: zerolog.Nop()})
+		code, err := Run(Options{Signals: testSignals, Argv: []string{"sh", "-c", script}, Env: testEnv(), Mode: ModeSupervise, Log: zerolog.Nop()})
 		if err != nil || code != want {
 			t.Errorf("sh -c %q: code %d, err %v; want %d", script, code, err, want)
 		}
 	}
 }
+
+// testSignals are the subscriptions main would make first thing.
+var testSignals = signals.Catch()
 
 func testEnv() []string {
 	return []string{"PATH=/usr/local/bin:/usr/bin:/bin"}
@@ -102,8 +107,36 @@ func TestExecLookPath(t *testing.T) {
 	// only if some x bit is set, so 0644 above is a real 126 even for root.
 }
 
+// TestCheckExecutableWithoutFaccessat: where a seccomp filter refuses
+// faccessat (EPERM) or the kernel lacks it (ENOSYS), the mode bits decide,
+// as in os/exec.
+func TestCheckExecutableWithoutFaccessat(t *testing.T) {
+	dir := t.TempDir()
+	runnable, plain := filepath.Join(dir, "runnable"), filepath.Join(dir, "plain")
+	os.WriteFile(runnable, []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(plain, []byte("#!/bin/sh\n"), 0o644)
+	defer func(f func(int, string, uint32, int) error) { faccessat = f }(faccessat)
+	for _, errno := range []syscall.Errno{syscall.EPERM, syscall.ENOSYS} {
+		faccessat = func(int, string, uint32, int) error { return errno }
+		if err := checkExecutable(runnable); err != nil {
+			t.Errorf("%v: mode 0755: %v, want runnable", errno, err)
+		}
+		if err := checkExecutable(plain); err != syscall.EACCES {
+			t.Errorf("%v: mode 0644: %v, want EACCES", errno, err)
+		}
+		if _, err := lookPath("plain", []string{"PATH=" + dir}); code(err) != ExitNotExecutable {
+			t.Errorf("%v: lookPath plain: %v, want 126", errno, err)
+		}
+	}
+	// Any other answer of faccessat stands.
+	faccessat = func(int, string, uint32, int) error { return syscall.EACCES }
+	if err := checkExecutable(runnable); err != syscall.EACCES {
+		t.Errorf("EACCES from faccessat: %v, want it kept", err)
+	}
+}
+
 func code(err error) int {
-	var se *StartError
+	var se *ExitError
 	if errors.As(err, &se) {
 		return se.Code
 	}
@@ -111,10 +144,10 @@ func code(err error) int {
 }
 
 func TestExecNoCommand(t *testing.T) {
-	if _, err := Run(Options{Env: testEnv(), Log: zerolog.Nop()}); code(err) != 125 {
+	if _, err := Run(Options{Signals: testSignals, Env: testEnv(), Log: zerolog.Nop()}); code(err) != 125 {
 		t.Errorf("no command: %v, want 125", err)
 	}
-	if _, err := Run(Options{Argv: []string{"true"}, Env: testEnv(), Mode: "sideways", Log: zerolog.Nop()}); code(err) != 125 {
+	if _, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: testEnv(), Mode: "sideways", Log: zerolog.Nop()}); code(err) != 125 {
 		t.Errorf("bad mode: %v, want 125", err)
 	}
 }
@@ -125,11 +158,12 @@ func TestExecNoCommand(t *testing.T) {
 func TestReapLeftoversTermThenKill(t *testing.T) {
 	start := time.Now()
 	code, err := Run(Options{
-		Argv:  []string{"sh", "-c", "sh -c 'trap \"\" TERM; sleep 30' & sleep 0.2; exit 4"},
-		Env:   testEnv(),
-		Mode:  ModeSupervise,
-		Grace: 500 * time.Millisecond,
-		Log:   zerolog.Nop(),
+		Argv:    []string{"sh", "-c", "sh -c 'trap \"\" TERM; sleep 30' & sleep 0.2; exit 4"},
+		Env:     testEnv(),
+		Mode:    ModeSupervise,
+		Grace:   500 * time.Millisecond,
+		Signals: testSignals,
+		Log:     zerolog.Nop(),
 	})
 	took := time.Since(start)
 	if err != nil || code != 4 {
@@ -138,7 +172,7 @@ func TestReapLeftoversTermThenKill(t *testing.T) {
 	if took < 600*time.Millisecond || took > 10*time.Second {
 		t.Errorf("took %v; want about 0.2s + the 0.5s grace", took)
 	}
-	if _, more := (&supervisor{}).reap(); more {
+	if _, err := reap(syscall.WNOHANG); err != syscall.ECHILD {
 		t.Errorf("children left behind")
 	}
 }
@@ -147,7 +181,7 @@ func TestReapLeftoversTermThenKill(t *testing.T) {
 // once, whatever the grace.
 func TestReapNothingLeftNoWait(t *testing.T) {
 	start := time.Now()
-	code, err := Run(Options{Argv: []string{"true"}, Env: testEnv(), Mode: ModeSupervise, Grace: time.Minute, Log: zerolog.Nop()})
+	code, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: testEnv(), Mode: ModeSupervise, Grace: time.Minute, Log: zerolog.Nop()})
 	if err != nil || code != 0 {
 		t.Fatalf("code %d, err %v", code, err)
 	}
@@ -158,13 +192,13 @@ func TestReapNothingLeftNoWait(t *testing.T) {
 
 func TestExecLimitsNameTheVariable(t *testing.T) {
 	huge := strings.Repeat("s", 200<<10)
-	_, err := Run(Options{Argv: []string{"true"}, Env: append(testEnv(), "HUGE_VALUE="+huge), Mode: ModeSupervise, Log: zerolog.Nop()})
+	_, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: append(testEnv(), "HUGE_VALUE="+huge), Mode: ModeSupervise, Log: zerolog.Nop()})
 	if code(err) != 125 || !strings.Contains(err.Error(), "HUGE_VALUE") || strings.Contains(err.Error(), "sss") {
 		t.Errorf("200 KiB variable: %v; want 125 naming HUGE_VALUE without its value", err)
 	}
 	// Just under the limit runs.
 	ok := "OK=" + strings.Repeat("s", 32*os.Getpagesize()-4)
-	if c, err := Run(Options{Argv: []string{"true"}, Env: append(testEnv(), ok), Mode: ModeSupervise, Log: zerolog.Nop()}); err != nil || c != 0 {
+	if c, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: append(testEnv(), ok), Mode: ModeSupervise, Log: zerolog.Nop()}); err != nil || c != 0 {
 		t.Errorf("variable at the limit: %d, %v", c, err)
 	}
 }

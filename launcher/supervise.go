@@ -27,9 +27,9 @@ type supervisor struct {
 //
 // The child gets our cwd and fds 0-2, an empty signal mask and default
 // dispositions: Go resets every signal it handles to SIG_DFL in the child.
-// One difference from tini follows (research/init.md §4.7): a signal our
-// own parent set to SIG_IGN reaches the child as SIG_DFL, because the Go
-// runtime installs its handler over it at start-up (it keeps an inherited
+// One difference from tini follows: a signal our own parent set to SIG_IGN
+// reaches the child as SIG_DFL, because the Go runtime installs its handler
+// over it at start-up (it keeps an inherited
 // SIG_IGN only for HUP and INT, and Notify undoes even those). A service
 // that needs an ignored signal must ignore it itself.
 func supervise(path string, o Options) (int, error) {
@@ -83,14 +83,25 @@ func (s *supervisor) waitMain() syscall.WaitStatus {
 		select {
 		case <-trim.C:
 			trimResident()
-		case <-s.Catcher.Child:
-			exits, _ := s.reap()
+		case <-s.Signals.Child:
+			// A job-control shell may be waiting for us: learn when the
+			// main child stops, too (childStopped). As PID 1 nobody is.
+			flags := syscall.WNOHANG
+			if !s.pid1 {
+				flags |= syscall.WUNTRACED
+			}
+			exits, err := reap(flags)
+			s.logReaped(exits, err)
 			for _, e := range exits {
-				if e.pid == s.pid {
+				switch {
+				case e.pid != s.pid:
+				case e.status.Stopped():
+					s.childStopped()
+				default:
 					return e.status
 				}
 			}
-		case sig := <-s.Catcher.Forward:
+		case sig := <-s.Signals.Forward:
 			s.forward(sig.(syscall.Signal))
 		}
 	}
@@ -173,45 +184,53 @@ func statFields(pid int) []string {
 	return strings.Fields(string(b[i+1:]))
 }
 
-// exit is one child reaped by wait4.
+// exit is one child reaped by wait4 (or, with WUNTRACED, one that stopped).
 type exit struct {
 	pid    int
 	status syscall.WaitStatus
 }
 
-// reap collects every child that has exited. SIGCHLDs coalesce, so it
-// loops until wait4 says nothing more is ready. more is false when we
-// have no children at all (ECHILD): nothing is left to wait for.
-func (s *supervisor) reap() (exits []exit, more bool) {
-	flags := syscall.WNOHANG
-	if !s.pid1 {
-		// A job-control shell may be waiting for us: learn when the main
-		// child stops (childStopped).
-		flags |= syscall.WUNTRACED
-	}
+// reap collects, without waiting, every child that wait4 reports under
+// flags (WNOHANG, and WUNTRACED for stops). SIGCHLDs coalesce, so it loops
+// until wait4 says nothing more is ready. It returns ECHILD when we have
+// no children at all: nothing is left to wait for. What the exits mean is
+// its callers' business.
+func reap(flags int) ([]exit, error) {
+	var exits []exit
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, flags, nil)
 		switch {
 		case err == syscall.EINTR:
 			continue
-		case err == syscall.ECHILD:
-			return exits, false
 		case err != nil:
-			s.Log.Error().Err(err).Msg("wait4")
-			return exits, true
+			return exits, err
 		case pid <= 0:
-			return exits, true
+			return exits, nil
 		}
-		if ws.Stopped() {
-			if pid == s.pid {
-				s.childStopped()
-			}
-			continue
-		}
-		s.Log.Debug().Int("pid", pid).Str("status", describe(ws)).Msg("reaped")
 		exits = append(exits, exit{pid, ws})
 	}
+}
+
+// logReaped writes what reap found to the debug log, and any failure of
+// wait4 other than "no children" as an error.
+func (s *supervisor) logReaped(exits []exit, err error) {
+	for _, e := range exits {
+		if !e.status.Stopped() {
+			s.Log.Debug().Int("pid", e.pid).Str("status", describe(e.status)).Msg("reaped")
+		}
+	}
+	if err != nil && err != syscall.ECHILD {
+		s.Log.Error().Err(err).Msg("wait4")
+	}
+}
+
+// reapLeft reaps what the main child left behind; false when no child is
+// left at all.
+func (s *supervisor) reapLeft() bool {
+	exits, err := reap(syscall.WNOHANG)
+	s.logReaped(exits, err)
+	return err != syscall.ECHILD
 }
 
 // sweepInterval is how often the clean-up looks for processes that were
@@ -224,7 +243,7 @@ const sweepInterval = 100 * time.Millisecond
 // children) gets SIGTERM and, after Grace, SIGKILL; reaping goes on
 // meanwhile, and it returns as soon as no child is left.
 func (s *supervisor) cleanUp() {
-	if _, more := s.reap(); !more {
+	if !s.reapLeft() {
 		return
 	}
 	s.Log.Debug().Dur("grace", s.Grace).Msg("terminating what the main child left")
@@ -237,8 +256,8 @@ func (s *supervisor) cleanUp() {
 	final := syscall.SIGTERM
 	for {
 		select {
-		case <-s.Catcher.Child:
-			if _, more := s.reap(); !more {
+		case <-s.Signals.Child:
+			if !s.reapLeft() {
 				return
 			}
 			// A dead parent's children are ours now and have not heard.
@@ -249,7 +268,7 @@ func (s *supervisor) cleanUp() {
 			s.Log.Debug().Msg("grace period over: killing what is left")
 			final = syscall.SIGKILL
 			s.signalRest(final, termed)
-		case sig := <-s.Catcher.Forward:
+		case sig := <-s.Signals.Forward:
 			// The runtime may insist (a second TERM, an INT from the
 			// terminal); the processes left are the ones to hear it.
 			if to, send := s.Rewrite.Apply(sig.(syscall.Signal)); send {

@@ -7,11 +7,12 @@ import (
 	"os"
 	"strings"
 
+	"secret-init/dotenv"
 	"secret-init/infisical"
 )
 
-// DefaultKubernetesTokenPath is where Kubernetes mounts the service-account token.
-const DefaultKubernetesTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+// defaultKubernetesTokenPath is where Kubernetes mounts the service-account token.
+const defaultKubernetesTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 // Bootstrap holds the settings secret-init needs to reach Infisical. They
 // come from the process environment, then .env, never from Infisical
@@ -29,17 +30,17 @@ type Bootstrap struct {
 	K8sTokenPath string // INFISICAL_KUBERNETES_TOKEN_PATH
 }
 
-// BootstrapKeys are the variables ReadBootstrap reads.
+// BootstrapKeys are the variables the bootstrap settings are read from.
 var BootstrapKeys = []string{
 	"INFISICAL_ADDR", "INFISICAL_PROJECT_ID", "INFISICAL_ENVIRONMENT",
 	"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN",
 	"INFISICAL_AUTH_METHOD", "INFISICAL_IDENTITY_ID", "INFISICAL_KUBERNETES_TOKEN_PATH",
 }
 
-// ReadBootstrap reads the bootstrap settings, process environment first.
-func ReadBootstrap(proc []string, d *Dotenv) Bootstrap {
+// readBootstrap reads the bootstrap settings, process environment first.
+func readBootstrap(proc []string, d *dotenv.File) Bootstrap {
 	get := func(k string) string {
-		v, _ := Lookup(proc, d, k)
+		v, _ := lookup(proc, d, k)
 		return strings.TrimSpace(v)
 	}
 	b := Bootstrap{
@@ -57,13 +58,13 @@ func ReadBootstrap(proc []string, d *Dotenv) Bootstrap {
 		b.Environment = "dev"
 	}
 	if b.K8sTokenPath == "" {
-		b.K8sTokenPath = DefaultKubernetesTokenPath
+		b.K8sTokenPath = defaultKubernetesTokenPath
 	}
 	return b
 }
 
-// ErrNoCredentials says INFISICAL_ADDR is set but nothing to log in with.
-var ErrNoCredentials = errors.New("INFISICAL_ADDR is set but no credentials are: set INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET, or INFISICAL_TOKEN, or INFISICAL_AUTH_METHOD=kubernetes with INFISICAL_IDENTITY_ID")
+// errNoCredentials says INFISICAL_ADDR is set but nothing to log in with.
+var errNoCredentials = errors.New("INFISICAL_ADDR is set but no credentials are: set INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET, or INFISICAL_TOKEN, or INFISICAL_AUTH_METHOD=kubernetes with INFISICAL_IDENTITY_ID")
 
 // Check reports what is missing for a prefetch, before any network I/O.
 func (b Bootstrap) Check() error {
@@ -73,7 +74,7 @@ func (b Bootstrap) Check() error {
 	switch b.AuthMethod {
 	case "", "universal-auth", "universal":
 		if b.Token == "" && (b.ClientID == "" || b.ClientSecret == "") {
-			return ErrNoCredentials
+			return errNoCredentials
 		}
 	case "kubernetes":
 		if b.IdentityID == "" {
@@ -88,6 +89,23 @@ func (b Bootstrap) Check() error {
 		return errors.New("INFISICAL_AUTH_METHOD is not one of universal-auth, token, kubernetes")
 	}
 	return nil
+}
+
+// HTTPS reports whether Infisical is reached over TLS.
+func (b Bootstrap) HTTPS() bool { return strings.HasPrefix(strings.ToLower(b.Addr), "https://") }
+
+// SafeAddr is the address for a message: where it points, no credential.
+func (b Bootstrap) SafeAddr() string { return safeAddr(b.Addr) }
+
+// Ref says which Infisical, project and environment a run talks to.
+func (b Bootstrap) Ref() *InfisicalRef {
+	return &InfisicalRef{Addr: b.SafeAddr(), ProjectID: b.ProjectID, Environment: b.Environment}
+}
+
+// Client makes the Infisical client of the run: its address, project and
+// environment, and caCert (--ca-cert) trusted beside the system's roots.
+func (b Bootstrap) Client(caCert string) (*infisical.Client, error) {
+	return infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACertFile: caCert})
 }
 
 // Login authenticates c the way the bootstrap settings say. Every
@@ -107,12 +125,4 @@ func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 	default:
 		return c.LoginUniversal(ctx, b.ClientID, b.ClientSecret)
 	}
-}
-
-// clip shortens s for an error message.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

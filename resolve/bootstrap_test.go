@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"secret-init/infisical"
 )
 
 // TestLoginScrubsUnusedCredentials: in token mode the client secret is
@@ -22,15 +20,15 @@ func TestLoginScrubsUnusedCredentials(t *testing.T) {
 		w.Write([]byte(`{"reqId":"req-abcdefghijklmn","statusCode":403,"message":"denied for ` + unused + ` and ` + token + `","error":"PermissionDenied"}`))
 	}))
 	defer srv.Close()
-	c, err := infisical.New(infisical.Config{Addr: srv.URL})
+	b := Bootstrap{Addr: srv.URL, ProjectID: "p", Environment: "dev", Token: token, ClientSecret: unused}
+	c, err := b.Client("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := Bootstrap{Addr: srv.URL, ProjectID: "p", Environment: "dev", Token: token, ClientSecret: unused}
 	if err := b.Login(context.Background(), c); err != nil {
 		t.Fatalf("token login sends nothing, so cannot fail: %v", err)
 	}
-	_, err = c.ListSecrets(context.Background(), infisical.ListOptions{ProjectID: "p", Environment: "dev", Path: "/shared/db"})
+	_, err = c.ListSecrets(context.Background(), "/shared/db")
 	if err == nil {
 		t.Fatal("want the 403")
 	}

@@ -8,10 +8,6 @@ import (
 	"secret-init/contracts"
 )
 
-// EnvFolder is the folder name of explicit dependencies (dependencies[]
-// with type: environment); it is not a transport.
-const EnvFolder = "env"
-
 // Need is one declared key and where Infisical may hold it.
 type Need struct {
 	Key       string
@@ -31,10 +27,10 @@ type Plan struct {
 	Paths   []string // --path folders: every secret in them is taken
 }
 
-// Folders returns the folders that may hold key of transport, in
+// foldersFor returns the folders that may hold a key of transport, in
 // priority order: /services/<slug>/<transport> overrides
 // /shared/<transport>; with no slug only the shared folder.
-func Folders(service, transport string) []string {
+func foldersFor(service, transport string) []string {
 	shared := "/shared/" + transport
 	if service == "" {
 		return []string{shared}
@@ -42,22 +38,22 @@ func Folders(service, transport string) []string {
 	return []string{"/services/" + service + "/" + transport, shared}
 }
 
-// BuildPlan turns the contracts' requirements into a fetch plan. A key
+// buildPlan turns the contracts' requirements into a fetch plan. A key
 // already set in the process environment is not fetched, and a folder
 // whose keys are all set is not requested. Keys of bootstrap transports
 // never reach the plan.
-func BuildPlan(set *contracts.Set, m *contracts.TransportMap, service string, paths []string, proc []string) *Plan {
+func buildPlan(set *contracts.Set, m *contracts.TransportMap, service string, paths []string, proc []string) *Plan {
 	p := &Plan{Service: service}
 	folders := map[string]struct{}{}
 	if set != nil {
 		index := map[string]int{} // transport+key -> position in Needs
 		for _, r := range set.Requirements {
-			if r.Transport != EnvFolder && m != nil && m.IsBootstrap(r.Transport) {
+			if r.Transport != contracts.EnvFolder && m != nil && m.IsBootstrap(r.Transport) {
 				continue
 			}
 			id := r.Transport + "\x00" + r.Key
 			if i, ok := index[id]; ok {
-				p.Needs[i].Required = p.Needs[i].Required || (r.Transport == EnvFolder && r.Required)
+				p.Needs[i].Required = p.Needs[i].Required || (r.Transport == contracts.EnvFolder && r.Required)
 				p.Needs[i].Sources = append(p.Needs[i].Sources, r.Sources...)
 				continue
 			}
@@ -65,8 +61,8 @@ func BuildPlan(set *contracts.Set, m *contracts.TransportMap, service string, pa
 			n := Need{
 				Key:       r.Key,
 				Transport: r.Transport,
-				Required:  r.Transport == EnvFolder && r.Required,
-				Folders:   Folders(service, r.Transport),
+				Required:  r.Transport == contracts.EnvFolder && r.Required,
+				Folders:   foldersFor(service, r.Transport),
 				Sources:   append([]contracts.Source(nil), r.Sources...),
 				InEnv:     inEnv,
 			}

@@ -11,7 +11,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"secret-init/contracts"
+	"secret-init/dotenv"
 	"secret-init/infisical"
+	"secret-init/parallel"
 )
 
 // Origin names where a key's value came from, for check and the logs.
@@ -21,8 +24,8 @@ const (
 	OriginMissing = "missing"
 )
 
-// OriginInfisical names the folder a value came from.
-func OriginInfisical(folder string) string { return "infisical:" + folder }
+// originInfisical names the folder a value came from.
+func originInfisical(folder string) string { return "infisical:" + folder }
 
 // Result is what a prefetch found. Values stay in Layer; everything else
 // is safe to print.
@@ -40,17 +43,13 @@ type Result struct {
 	FolderErr map[string]error // folders that failed (403, ...), by folder
 }
 
-// MaxParallel bounds the folders listed at once: enough for one round
-// with any realistic contract set, few enough not to look like a burst.
-const MaxParallel = 8
-
-// Prefetch logs in once and lists every folder of the plan in one
+// prefetch logs in once and lists every folder of the plan in one
 // parallel round, then takes only the declared keys (and everything in
 // --path folders) from the answers. Errors that concern Infisical as a
 // whole land in Result.Failed; a bad value (NUL byte) or an invalid key in
 // a --path folder is returned as an error, since such a value cannot go
 // into an environment at all.
-func Prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, proc []string, d *Dotenv) (*Result, error) {
+func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, proc []string, d *dotenv.File) (*Result, error) {
 	start := time.Now()
 	res := &Result{Origins: map[string]string{}, FolderErr: map[string]error{}}
 	defer func() { res.Duration = time.Since(start); res.Requests = c.Requests() }()
@@ -60,7 +59,7 @@ func Prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 		if err := b.Login(ctx, c); err != nil {
 			res.Failed = fmt.Errorf("login to Infisical: %w", err)
 		} else {
-			answers = listAll(ctx, c, b, p.Folders, res)
+			answers = listAll(ctx, c, p.Folders, res)
 		}
 	}
 	res.Folders = len(p.Folders)
@@ -71,38 +70,31 @@ func Prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 	return res, nil
 }
 
-// listAll lists folders in parallel, at most MaxParallel at once.
-func listAll(ctx context.Context, c *infisical.Client, b Bootstrap, folders []string, res *Result) map[string]map[string]string {
+// listAll lists folders in parallel, at most infisical.MaxParallel at once.
+func listAll(ctx context.Context, c *infisical.Client, folders []string, res *Result) map[string]map[string]string {
 	out := make(map[string]map[string]string, len(folders))
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, MaxParallel)
-	for _, f := range folders {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(f string) {
-			defer func() { <-sem; wg.Done() }()
-			secrets, err := c.ListSecrets(ctx, infisical.ListOptions{ProjectID: b.ProjectID, Environment: b.Environment, Path: f})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if errors.Is(err, infisical.ErrNotFound) {
-					// A folder nobody created yet holds nothing: its keys
-					// are missing, which the summary reports.
-					out[f] = map[string]string{}
-					return
-				}
-				res.FolderErr[f] = err
+	parallel.For(len(folders), infisical.MaxParallel, func(i int) {
+		f := folders[i]
+		secrets, err := c.ListSecrets(ctx, f)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if errors.Is(err, infisical.ErrNotFound) {
+				// A folder nobody created yet holds nothing: its keys
+				// are missing, which the summary reports.
+				out[f] = map[string]string{}
 				return
 			}
-			m := make(map[string]string, len(secrets))
-			for _, s := range secrets {
-				m[s.Key] = s.Value
-			}
-			out[f] = m
-		}(f)
-	}
-	wg.Wait()
+			res.FolderErr[f] = err
+			return
+		}
+		m := make(map[string]string, len(secrets))
+		for _, s := range secrets {
+			m[s.Key] = s.Value
+		}
+		out[f] = m
+	})
 	// When every folder failed the same way, Infisical as a whole failed
 	// (down, timeout, 5xx): say so once rather than per folder.
 	if len(res.FolderErr) == len(folders) && len(folders) > 0 {
@@ -115,7 +107,7 @@ func listAll(ctx context.Context, c *infisical.Client, b Bootstrap, folders []st
 }
 
 // take picks each declared key's value from the answers, by priority.
-func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []string, d *Dotenv) error {
+func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []string, d *dotenv.File) error {
 	layer := Layer{Values: map[string]string{}}
 	add := func(k, v string) {
 		if _, ok := layer.Values[k]; !ok {
@@ -142,7 +134,7 @@ func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []st
 				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", n.Key, f)
 			}
 			add(n.Key, v)
-			res.Origins[n.Key] = OriginInfisical(f)
+			res.Origins[n.Key] = originInfisical(f)
 			res.Fetched++
 			found = true
 			break
@@ -168,8 +160,8 @@ func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []st
 		sort.Strings(keys)
 		for _, k := range keys {
 			v := answers[f][k]
-			if !ValidKey(k) {
-				return fmt.Errorf("Infisical secret %q in %s: not a valid environment variable name", clip(k, 64), f)
+			if !contracts.IsVarName(k, false) {
+				return fmt.Errorf("Infisical secret %q in %s: not a valid environment variable name", contracts.Clip(k, 64), f)
 			}
 			if strings.IndexByte(v, 0) >= 0 {
 				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", k, f)
@@ -182,7 +174,7 @@ func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []st
 			}
 			add(k, v)
 			if _, declared := res.Origins[k]; !declared {
-				res.Origins[k] = OriginInfisical(f)
+				res.Origins[k] = originInfisical(f)
 			}
 		}
 	}
@@ -190,8 +182,8 @@ func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []st
 	return nil
 }
 
-// Log writes the one summary line, and the warnings, without any value.
-func (res *Result) Log(log zerolog.Logger) {
+// logSummary writes the one summary line, and the warnings, without any value.
+func (res *Result) logSummary(log zerolog.Logger) {
 	for f, err := range res.FolderErr {
 		if res.Failed == nil {
 			log.Warn().Str("folder", f).Msg(err.Error())

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"secret-init/contracts"
+	"secret-init/dotenv"
 )
 
 // Report is what `plan` and `check` print: every declared key, who asks
@@ -89,14 +90,14 @@ type CheckSummary struct {
 	Requests     int64             `json:"requests"`
 }
 
-// PlanReport describes what a start would do, from ReadInputs' outcome
-// alone: no network.
+// PlanReport describes what a start would do, from the outcome of
+// ReadInputs and ReadContracts alone: no network.
 func PlanReport(out *Outcome, proc []string) *Report {
 	return baseReport("plan", out, proc)
 }
 
-// CheckReport describes what a start did: out and err are what Resolve
-// returned (out possibly read again with the contracts in passthrough).
+// CheckReport describes what a start did: out and err are what its steps
+// gave (in passthrough, with the contracts read all the same).
 func CheckReport(out *Outcome, proc []string, err error) *Report {
 	r := baseReport("check", out, proc)
 	s := &CheckSummary{OK: err == nil, MissingKeys: []string{}, FolderErrors: map[string]string{}}
@@ -185,8 +186,7 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 	}
 	r.Passthrough = out.Passthrough
 	if !out.Passthrough {
-		b := out.Bootstrap
-		r.Infisical = &InfisicalRef{Addr: safeAddr(b.Addr), ProjectID: b.ProjectID, Environment: b.Environment}
+		r.Infisical = out.Bootstrap.Ref()
 	}
 	if out.Set != nil {
 		r.Files = append(r.Files, out.Set.Files...)
@@ -203,7 +203,7 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 				Key: n.Key, Transport: n.Transport, Kind: KindTransport, Required: n.Required,
 				Sources: sourceRefs(n.Sources), Folders: append([]string{}, n.Folders...), Local: LocalNone,
 			}
-			if n.Transport == EnvFolder {
+			if n.Transport == contracts.EnvFolder {
 				k.Kind = KindDependency
 			}
 			switch {
@@ -230,7 +230,7 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 	return r
 }
 
-func hasKey(d *Dotenv, k string) bool {
+func hasKey(d *dotenv.File, k string) bool {
 	_, ok := d.Values[k]
 	return ok
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"secret-init/contracts"
+	"secret-init/dotenv"
 )
 
 const reportCanary = "CANARY-report-value-5c1d"
@@ -26,12 +27,12 @@ func reportOutcome(t *testing.T, service string, proc []string) *Outcome {
 		Requirements: []contracts.Requirement{
 			{Key: "POSTGRES_DSN", Transport: "db", Required: true, Sources: src(3, "metadata.transport_type")},
 			{Key: "POSTGRES_POOL_MIN", Transport: "db", Required: true, Sources: src(3, "metadata.transport_type")},
-			{Key: "API_TOKEN", Transport: EnvFolder, Required: true, Sources: src(9, "dependencies[0].env_var")},
+			{Key: "API_TOKEN", Transport: contracts.EnvFolder, Required: true, Sources: src(9, "dependencies[0].env_var")},
 		},
 		Bootstrap: []contracts.Requirement{{Key: "INFISICAL_CLIENT_SECRET", Transport: "infisical", Required: true, Sources: src(6, "handler_routing.handlers[0].handler_type")}},
 		Warnings:  []contracts.Warning{{File: "c/contract.yaml", Line: 5, Field: "x", Msg: "unknown transport"}},
 	}
-	d, err := ParseDotenv(".env", []byte("POSTGRES_POOL_MIN="+reportCanary+"\nINFISICAL_CLIENT_SECRET="+reportCanary+"\n"))
+	d, err := dotenv.Parse(".env", []byte("POSTGRES_POOL_MIN="+reportCanary+"\nINFISICAL_CLIENT_SECRET="+reportCanary+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func reportOutcome(t *testing.T, service string, proc []string) *Outcome {
 		Dotenv:    d,
 		Bootstrap: Bootstrap{Addr: "https://user:" + reportCanary + "@infisical.example", ProjectID: "p1", Environment: "dev"},
 		Set:       set,
-		Plan:      BuildPlan(set, contracts.DefaultTransportMap(), service, nil, proc),
+		Plan:      buildPlan(set, contracts.DefaultTransportMap(), service, nil, proc),
 	}
 }
 
@@ -107,7 +108,7 @@ func TestCheckReport(t *testing.T) {
 		Requests:  3,
 		FolderErr: map[string]error{"/shared/env": errors.New("status 403")},
 	}
-	r := CheckReport(out, nil, &StartError{errors.New("required dependencies set nowhere: API_TOKEN")})
+	r := CheckReport(out, nil, errors.New("required dependencies set nowhere: API_TOKEN"))
 	s := r.Summary
 	if s.OK || !strings.Contains(s.Error, "API_TOKEN") {
 		t.Errorf("verdict: %+v", s)

@@ -1,6 +1,7 @@
 // Package signals knows which signals secret-init forwards, their names,
-// the rewrite table (--rewrite FROM:TO) and the early subscription that
-// must happen before anything else in main.
+// the rewrite table (--rewrite FROM:TO), and the early subscription that
+// must happen before anything else in main, with the watch that keeps it
+// during start-up.
 package signals
 
 import (
@@ -9,7 +10,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 )
 
@@ -92,8 +92,8 @@ func Parse(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("signal %q: unknown name", s)
 }
 
-// IsForwarded reports whether sig is in Forwarded.
-func IsForwarded(sig syscall.Signal) bool {
+// isForwarded reports whether sig is in Forwarded.
+func isForwarded(sig syscall.Signal) bool {
 	for _, f := range Forwarded {
 		if f == sig {
 			return true
@@ -136,7 +136,7 @@ func parseRule(spec string) (from, to syscall.Signal, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if !IsForwarded(from) {
+	if !isForwarded(from) {
 		return 0, 0, fmt.Errorf("%s is never forwarded, so it cannot be rewritten", Name(from))
 	}
 	if t := strings.TrimSpace(parts[1]); t == "0" {
@@ -161,15 +161,13 @@ func (r Rewrite) Apply(sig syscall.Signal) (syscall.Signal, bool) {
 // the Go runtime, so the buffer only has to absorb distinct deliveries.
 const forwardBuffer = 4096
 
-// Catcher holds the subscriptions made first thing in main.
+// Catcher holds the subscriptions made first thing in main. Each channel
+// has one reader at a time, the main goroutine: in Startup while the inputs
+// are read, then in the launcher's loop, so no signal can fall between two
+// readers.
 type Catcher struct {
 	Forward chan os.Signal // every signal in Forwarded; large buffer
 	Child   chan os.Signal // SIGCHLD only
-
-	mu      sync.Mutex
-	stop    chan struct{} // closed by EndStartup
-	done    chan struct{} // closed when the watcher has returned
-	pending []syscall.Signal
 }
 
 // Catch subscribes to Forwarded and SIGCHLD. Call it as the first statement
@@ -201,55 +199,28 @@ func abortsStartup(sig syscall.Signal) bool {
 	return false
 }
 
-// WatchStartup starts watching Forward while secret-init reads its inputs:
-// TERM, INT, QUIT or HUP calls abort(sig) (which exits 128+N); other
-// signals are queued for the child.
-func (c *Catcher) WatchStartup(abort func(sig syscall.Signal)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.stop != nil {
-		return // already watching
-	}
-	c.stop, c.done = make(chan struct{}), make(chan struct{})
-	go c.watch(abort, c.stop, c.done)
-}
-
-func (c *Catcher) watch(abort func(sig syscall.Signal), stop, done chan struct{}) {
-	defer close(done)
+// Startup runs work on a goroutine of its own and reads Forward on the
+// calling one until work returns. TERM, INT, QUIT or HUP ends the wait at
+// once and comes back as abort: there is no child yet to give it to, so
+// the caller exits 128+N with nothing started, leaving work behind. Any
+// other signal is queued in pending, in order, for the child; one that
+// arrives after work returned is still in Forward for the next reader.
+func (c *Catcher) Startup(work func()) (pending []syscall.Signal, abort syscall.Signal) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		work()
+	}()
 	for {
 		select {
-		case <-stop:
-			return
+		case <-done:
+			return pending, 0
 		case s := <-c.Forward:
 			sig := s.(syscall.Signal)
 			if abortsStartup(sig) {
-				abort(sig)
-				continue
+				return pending, sig
 			}
-			c.mu.Lock()
-			c.pending = append(c.pending, sig)
-			c.mu.Unlock()
+			pending = append(pending, sig)
 		}
 	}
-}
-
-// EndStartup stops the watcher and returns the signals it queued, in order.
-//
-// It waits until the watcher goroutine has returned, so from then on the
-// caller is the only reader of Forward: a signal is either in the returned
-// queue or still in the channel, never lost between the two readers.
-func (c *Catcher) EndStartup() []syscall.Signal {
-	c.mu.Lock()
-	stop, done := c.stop, c.done
-	c.mu.Unlock()
-	if stop == nil {
-		return nil
-	}
-	close(stop)
-	<-done
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	q := c.pending
-	c.pending, c.stop, c.done = nil, nil, nil
-	return q
 }

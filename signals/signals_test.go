@@ -147,8 +147,8 @@ func TestSignalForwardedList(t *testing.T) {
 		syscall.SIGPROF: true, // the Go runtime never hands it to Notify
 	}
 	for n := syscall.Signal(1); n <= maxSignal; n++ {
-		if IsForwarded(n) == kept[n] {
-			t.Errorf("%s: forwarded=%v, want %v", Name(n), IsForwarded(n), !kept[n])
+		if isForwarded(n) == kept[n] {
+			t.Errorf("%s: forwarded=%v, want %v", Name(n), isForwarded(n), !kept[n])
 		}
 	}
 	if len(Forwarded) != maxSignal-len(kept) {
@@ -156,86 +156,81 @@ func TestSignalForwardedList(t *testing.T) {
 	}
 }
 
-// sendSelf delivers sig to this process and waits until the watcher or the
-// channel has had a chance to see it.
+// sendSelf delivers sig to this process.
 func sendSelf(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := syscall.Kill(os.Getpid(), sig); err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
 }
 
-func TestSignalStartupWatcher(t *testing.T) {
-	c := Catch()
-	aborted := make(chan syscall.Signal, 4)
-	c.WatchStartup(func(sig syscall.Signal) { aborted <- sig })
-
-	sendSelf(t, syscall.SIGUSR1)
-	sendSelf(t, syscall.SIGTERM)
-	select {
-	case sig := <-aborted:
-		if sig != syscall.SIGTERM {
-			t.Fatalf("abort(%s), want TERM", Name(sig))
+// collect takes from Forward until it has seen every signal of want, or
+// gives up after a bound far above any delivery time; it returns what it
+// took besides pending.
+func collect(c *Catcher, pending []syscall.Signal, want ...syscall.Signal) map[syscall.Signal]int {
+	got := map[syscall.Signal]int{}
+	for _, sig := range pending {
+		got[sig]++
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		missing := false
+		for _, w := range want {
+			missing = missing || got[w] == 0
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("TERM during startup did not call abort")
-	}
-	sendSelf(t, syscall.SIGWINCH)
-	// WINCH must be in the queue or still in the channel, never lost.
-	deadline := time.Now().Add(5 * time.Second)
-	var got []syscall.Signal
-	for time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		c.mu.Lock()
-		n := len(c.pending)
-		c.mu.Unlock()
-		if n == 2 {
-			break
+		if !missing {
+			return got
 		}
-	}
-	got = c.EndStartup()
-	for len(c.Forward) > 0 {
-		got = append(got, (<-c.Forward).(syscall.Signal))
-	}
-	if len(got) != 2 || got[0] != syscall.SIGUSR1 || got[1] != syscall.SIGWINCH {
-		t.Fatalf("queued %v, want [USR1 WINCH]", got)
-	}
-	if q := c.EndStartup(); q != nil {
-		t.Fatalf("second EndStartup returned %v", q)
+		select {
+		case s := <-c.Forward:
+			got[s.(syscall.Signal)]++
+		case <-deadline:
+			return got
+		}
 	}
 }
 
-// TestSignalHandOff sends a stream of signals while the watcher is stopped
-// and checks that each one ends up either in the queue or in the channel.
-func TestSignalHandOff(t *testing.T) {
+// TestSignalStartupQueuesForTheChild: signals other than the four that
+// abort are kept for the child, in pending or still in the channel, never
+// lost, while work runs and after it returned.
+func TestSignalStartupQueuesForTheChild(t *testing.T) {
 	c := Catch()
-	for round := 0; round < 50; round++ {
-		c.WatchStartup(func(sig syscall.Signal) { t.Errorf("abort(%s)", Name(sig)) })
-		const n = 20
-		go func() {
-			for i := 0; i < n; i++ {
-				// Distinct signals: identical ones may coalesce in the kernel.
-				syscall.Kill(os.Getpid(), []syscall.Signal{syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGPWR}[i%4])
-				time.Sleep(50 * time.Microsecond)
-			}
-		}()
-		time.Sleep(time.Duration(round%5) * 100 * time.Microsecond)
-		got := len(c.EndStartup())
-		deadline := time.Now().Add(5 * time.Second)
-		for got < n/4 && time.Now().Before(deadline) { // at least one of each kind
-			select {
-			case <-c.Forward:
-				got++
-			case <-time.After(10 * time.Millisecond):
+	for round := range 20 {
+		// Distinct signals: identical ones may coalesce in the kernel.
+		pending, abort := c.Startup(func() {
+			sendSelf(t, syscall.SIGUSR1)
+			sendSelf(t, syscall.SIGWINCH)
+			sendSelf(t, syscall.SIGPWR)
+		})
+		if abort != 0 {
+			t.Fatalf("round %d: abort %s", round, Name(abort))
+		}
+		got := collect(c, pending, syscall.SIGUSR1, syscall.SIGWINCH, syscall.SIGPWR)
+		for _, sig := range []syscall.Signal{syscall.SIGUSR1, syscall.SIGWINCH, syscall.SIGPWR} {
+			if got[sig] != 1 {
+				t.Fatalf("round %d: %s seen %d times, want once (pending %v)", round, Name(sig), got[sig], pending)
 			}
 		}
-		if got == 0 {
-			t.Fatalf("round %d: no signal reached queue or channel", round)
+	}
+}
+
+// TestSignalStartupAbort: TERM, INT, QUIT and HUP end the start-up at once,
+// while work is still running; a signal sent before stays for the child.
+func TestSignalStartupAbort(t *testing.T) {
+	c := Catch()
+	for _, stop := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP} {
+		release := make(chan struct{})
+		pending, abort := c.Startup(func() {
+			sendSelf(t, syscall.SIGUSR2)
+			sendSelf(t, stop)
+			<-release // work never returns on its own: only the signal ends the wait
+		})
+		close(release)
+		if abort != stop {
+			t.Fatalf("abort = %s, want %s", Name(abort), Name(stop))
 		}
-		// Drain before the next round.
-		time.Sleep(5 * time.Millisecond)
-		for len(c.Forward) > 0 {
-			<-c.Forward
+		if got := collect(c, pending, syscall.SIGUSR2); got[syscall.SIGUSR2] != 1 {
+			t.Fatalf("%s: USR2 seen %d times, want once", Name(stop), got[syscall.SIGUSR2])
 		}
 	}
 }
@@ -256,7 +251,7 @@ func FuzzParseRewrite(f *testing.F) {
 			t.Fatalf("one spec gave %d rules", len(r))
 		}
 		for from, to := range r {
-			if !IsForwarded(from) {
+			if !isForwarded(from) {
 				t.Fatalf("%q: rule for %s, which is never forwarded", spec, Name(from))
 			}
 			if to < 0 || to > maxSignal {

@@ -66,12 +66,26 @@ func sdkClient(t *testing.T, s *infisicaltest.Server) sdk.InfisicalClientInterfa
 	})
 }
 
-func ourClient(t *testing.T, s *infisicaltest.Server) *infisical.Client {
-	c, err := infisical.New(infisical.Config{Addr: s.URL})
+func ourClient(t *testing.T, s *infisicaltest.Server, env string) *infisical.Client {
+	c, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: env})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// find reads key from our listing of folder, imports included.
+func find(t *testing.T, c *infisical.Client, folder, key string) (infisical.Secret, error) {
+	list, err := c.ListSecrets(cctx(t), folder)
+	for _, sec := range list {
+		if sec.Key == key {
+			return sec, nil
+		}
+	}
+	if err == nil {
+		err = fmt.Errorf("%s not in %s", key, folder)
+	}
+	return infisical.Secret{}, err
 }
 
 func cctx(t *testing.T) context.Context {
@@ -106,10 +120,14 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 	if _, err := theirs.Auth().UniversalAuthLogin("full", "full-secret"); err != nil {
 		t.Fatal(err)
 	}
-	ours := ourClient(t, s)
-	if err := ours.LoginUniversal(cctx(t), "full", "full-secret"); err != nil {
-		t.Fatal(err)
+	oursIn := map[string]*infisical.Client{}
+	for _, env := range []string{"dev", "prod"} {
+		oursIn[env] = ourClient(t, s, env)
+		if err := oursIn[env].LoginUniversal(cctx(t), "full", "full-secret"); err != nil {
+			t.Fatal(err)
+		}
 	}
+	ours := oursIn["dev"]
 
 	t.Run("list", func(t *testing.T) {
 		folders := []string{"/", "/shared/db", "/shared/env", "/services/billing/db", "/services/billing/env", "/services/payments", "/empty/leaf", "/does/not/exist"}
@@ -121,7 +139,7 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 				if err != nil {
 					t.Fatalf("sdk %s %s: %v", env, f, err)
 				}
-				got, err := ours.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: env, Path: f})
+				got, err := oursIn[env].ListSecrets(cctx(t), f)
 				if err != nil {
 					t.Fatalf("ours %s %s: %v", env, f, err)
 				}
@@ -132,30 +150,13 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 		}
 		// The seed is only a useful reference if it exercises imports and
 		// references; pin one merged folder.
-		got, _ := ours.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/services/billing/env"})
+		got, _ := ours.ListSecrets(cctx(t), "/services/billing/env")
 		want := strings.Join([]string{
 			"/common:PROD_ONLY=p", "/services/billing/env:LOG_LEVEL=debug", "/services/billing/env:URL=https://billing.example.test",
 			"/shared/env:REGION=eu-west-1", "/shared/env:SHARED_ONLY=shared",
 		}, "\n")
 		if viewOurs(got) != want {
 			t.Errorf("billing/env:\n%s\nwant:\n%s", viewOurs(got), want)
-		}
-	})
-
-	t.Run("recursive", func(t *testing.T) {
-		res, err := theirs.Secrets().ListSecrets(sdk.ListSecretsOptions{
-			ProjectID: pid, Environment: "dev", SecretPath: "/services", Recursive: true,
-			SkipUniqueValidation: true, IncludeImports: true, ExpandSecretReferences: true,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ours.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/services", Recursive: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if a, b := viewSDK(res.Secrets), viewOurs(got); a != b {
-			t.Errorf("recursive:\nsdk:\n%s\nours:\n%s", a, b)
 		}
 	})
 
@@ -174,7 +175,7 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 			if err != nil {
 				t.Fatalf("sdk retrieve %v: %v", k, err)
 			}
-			got, err := ours.GetSecret(cctx(t), pid, k.env, k.path, k.key)
+			got, err := find(t, oursIn[k.env], k.path, k.key)
 			if err != nil {
 				t.Fatalf("ours get %v: %v", k, err)
 			}
@@ -190,13 +191,13 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := ours.GetSecret(cctx(t), pid, "dev", "/shared/env", "FROM_SDK"); err != nil || got.Value != "v1" {
+		if got, err := find(t, ours, "/shared/env", "FROM_SDK"); err != nil || got.Value != "v1" {
 			t.Fatalf("ours read of the SDK's create: %+v, %v", got, err)
 		}
-		if err := ours.UpdateSecret(cctx(t), pid, "dev", "/shared/env", "FROM_SDK", "v2"); err != nil {
+		if err := ours.UpdateSecret(cctx(t), infisical.Secret{Path: "/shared/env", Key: "FROM_SDK", Value: "v2"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := ours.CreateSecret(cctx(t), pid, "dev", "/shared/env", "FROM_OURS", "${LOG_LEVEL}-x"); err != nil {
+		if err := ours.CreateSecret(cctx(t), infisical.Secret{Path: "/shared/env", Key: "FROM_OURS", Value: "${LOG_LEVEL}-x"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := theirs.Secrets().Update(sdk.UpdateSecretOptions{
@@ -216,7 +217,7 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 		if _, err := theirs.Folders().Create(sdk.CreateFolderOptions{ProjectID: pid, Environment: "dev", Name: "by-sdk", Path: "/new"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := ours.CreateFolder(cctx(t), pid, "dev", "/new", "by-ours"); err != nil {
+		if err := ours.CreateFolder(cctx(t), "/new", "by-ours"); err != nil {
 			t.Fatal(err)
 		}
 		fs, err := theirs.Folders().List(sdk.ListFoldersOptions{ProjectID: pid, Environment: "dev", Path: "/new"})
@@ -228,7 +229,7 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 			theirNames = append(theirNames, f.Name)
 		}
 		sort.Strings(theirNames)
-		ourNames, err := ours.ListFolders(cctx(t), pid, "dev", "/new")
+		ourNames, err := ours.ListFolders(cctx(t), "/new")
 		if err != nil || fmt.Sprint(ourNames) != fmt.Sprint(theirNames) || len(ourNames) != 2 {
 			t.Errorf("folders of /new: sdk %v, ours %v (%v)", theirNames, ourNames, err)
 		}
@@ -276,9 +277,11 @@ func TestConformanceErrors(t *testing.T) {
 	if _, err := narrowSDK.Auth().UniversalAuthLogin("narrow", "narrow-secret"); err != nil {
 		t.Fatal(err)
 	}
-	narrowOurs := ourClient(t, s)
-	if err := narrowOurs.LoginUniversal(cctx(t), "narrow", "narrow-secret"); err != nil {
-		t.Fatal(err)
+	narrowOurs, narrowQA := ourClient(t, s, "dev"), ourClient(t, s, "qa")
+	for _, c := range []*infisical.Client{narrowOurs, narrowQA} {
+		if err := c.LoginUniversal(cctx(t), "narrow", "narrow-secret"); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	tests := []struct {
@@ -289,10 +292,10 @@ func TestConformanceErrors(t *testing.T) {
 	}{
 		{"401 bad client secret", 401,
 			func() error { _, err := sdkClient(t, s).Auth().UniversalAuthLogin("full", "nope"); return err },
-			func() error { return ourClient(t, s).LoginUniversal(cctx(t), "full", "nope") }},
+			func() error { return ourClient(t, s, "dev").LoginUniversal(cctx(t), "full", "nope") }},
 		{"401 bad kubernetes jwt", 401,
 			func() error { _, err := sdkClient(t, s).Auth().KubernetesAuthLogin("k8s-id", jwtFile); return err },
-			func() error { return ourClient(t, s).LoginKubernetes(cctx(t), "k8s-id", "wrong-jwt") }},
+			func() error { return ourClient(t, s, "dev").LoginKubernetes(cctx(t), "k8s-id", "wrong-jwt") }},
 		{"401 unknown token", 401,
 			func() error {
 				c := sdkClient(t, s)
@@ -301,9 +304,9 @@ func TestConformanceErrors(t *testing.T) {
 				return err
 			},
 			func() error {
-				c := ourClient(t, s)
+				c := ourClient(t, s, "dev")
 				c.SetToken("bogus")
-				_, err := c.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/"})
+				_, err := c.ListSecrets(cctx(t), "/")
 				return err
 			}},
 		{"403 denied folder", 403,
@@ -312,22 +315,16 @@ func TestConformanceErrors(t *testing.T) {
 				return err
 			},
 			func() error {
-				_, err := narrowOurs.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "dev", Path: "/services/payments"})
+				_, err := narrowOurs.ListSecrets(cctx(t), "/services/payments")
 				return err
 			}},
-		{"404 missing key", 404,
-			func() error {
-				_, err := narrowSDK.Secrets().Retrieve(sdk.RetrieveSecretOptions{SecretKey: "NOPE", ProjectID: pid, Environment: "dev", SecretPath: "/shared/db"})
-				return err
-			},
-			func() error { _, err := narrowOurs.GetSecret(cctx(t), pid, "dev", "/shared/db", "NOPE"); return err }},
 		{"404 unknown environment", 404,
 			func() error {
 				_, err := narrowSDK.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: pid, Environment: "qa", SecretPath: "/"})
 				return err
 			},
 			func() error {
-				_, err := narrowOurs.ListSecrets(cctx(t), infisical.ListOptions{ProjectID: pid, Environment: "qa", Path: "/"})
+				_, err := narrowQA.ListSecrets(cctx(t), "/")
 				return err
 			}},
 		{"400 create existing", 400,
@@ -335,7 +332,9 @@ func TestConformanceErrors(t *testing.T) {
 				_, err := narrowSDK.Secrets().Create(sdk.CreateSecretOptions{SecretKey: "LOG_LEVEL", ProjectID: pid, Environment: "dev", SecretPath: "/shared/env", SecretValue: "x"})
 				return err
 			},
-			func() error { return narrowOurs.CreateSecret(cctx(t), pid, "dev", "/shared/env", "LOG_LEVEL", "x") }},
+			func() error {
+				return narrowOurs.CreateSecret(cctx(t), infisical.Secret{Path: "/shared/env", Key: "LOG_LEVEL", Value: "x"})
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package resolve
+package seed
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"secret-init/infisical/infisicaltest"
+	"secret-init/resolve"
 )
 
 const seedCanary = "CANARY-seed-value-e90b"
@@ -24,27 +25,27 @@ func TestSeedDecide(t *testing.T) {
 		name     string
 		state    folderState
 		current  *string // nil: the key does not exist
-		so       SeedOptions
+		so       Options
 		values   valueSource
 		action   string
 		note     string
 		writes   string
 		failsErr bool
 	}{
-		{"missing, created empty", folderExists, nil, SeedOptions{CreateMissing: true}, none, SeedCreate, "empty", "", false},
-		{"missing, created with value", folderExists, nil, SeedOptions{CreateMissing: true, SetValues: true}, have, SeedCreate, "value from src", "new", false},
-		{"missing, no value found", folderExists, nil, SeedOptions{CreateMissing: true, SetValues: true}, none, SeedCreate, "empty", "", false},
-		{"missing folder", folderMissing, nil, SeedOptions{CreateMissing: true}, none, SeedCreate, "empty", "", false},
-		{"missing, not created", folderExists, nil, SeedOptions{}, have, SeedSkip, "missing; --no-create-missing-keys", "", false},
-		{"offline", folderUnknown, nil, SeedOptions{CreateMissing: true}, none, SeedCreate, "empty; Infisical not read", "", false},
-		{"exists", folderExists, ptr("old"), SeedOptions{CreateMissing: true}, none, SeedSkip, "exists", "", false},
-		{"exists, overwrite without a value", folderExists, ptr("old"), SeedOptions{Overwrite: true}, none, SeedSkip, "exists", "", false},
-		{"exists, value without overwrite", folderExists, ptr("old"), SeedOptions{SetValues: true}, have, SeedSkip, "exists", "", false},
-		{"exists, overwrite", folderExists, ptr("old"), SeedOptions{SetValues: true, Overwrite: true}, have, SeedUpdate, "value from src", "new", false},
-		{"exists, same value", folderExists, ptr("new"), SeedOptions{SetValues: true, Overwrite: true}, have, SeedSkip, "exists, same value", "", false},
-		{"exists empty, filled", folderExists, ptr(""), SeedOptions{SetValues: true}, have, SeedUpdate, "empty, value from src", "new", false},
-		{"exists empty, no value", folderExists, ptr(""), SeedOptions{SetValues: true, Overwrite: true}, none, SeedSkip, "exists", "", false},
-		{"folder failed", folderFailed, nil, SeedOptions{CreateMissing: true}, have, SeedFailed, "", "", true},
+		{"missing, created empty", folderExists, nil, Options{CreateMissing: true}, none, Create, "empty", "", false},
+		{"missing, created with value", folderExists, nil, Options{CreateMissing: true, SetValues: true}, have, Create, "value from src", "new", false},
+		{"missing, no value found", folderExists, nil, Options{CreateMissing: true, SetValues: true}, none, Create, "empty", "", false},
+		{"missing folder", folderMissing, nil, Options{CreateMissing: true}, none, Create, "empty", "", false},
+		{"missing, not created", folderExists, nil, Options{}, have, Skip, "missing; --no-create-missing-keys", "", false},
+		{"offline", folderUnknown, nil, Options{CreateMissing: true}, none, Create, "empty; Infisical not read", "", false},
+		{"exists", folderExists, ptr("old"), Options{CreateMissing: true}, none, Skip, "exists", "", false},
+		{"exists, overwrite without a value", folderExists, ptr("old"), Options{Overwrite: true}, none, Skip, "exists", "", false},
+		{"exists, value without overwrite", folderExists, ptr("old"), Options{SetValues: true}, have, Skip, "exists", "", false},
+		{"exists, overwrite", folderExists, ptr("old"), Options{SetValues: true, Overwrite: true}, have, Update, "value from src", "new", false},
+		{"exists, same value", folderExists, ptr("new"), Options{SetValues: true, Overwrite: true}, have, Skip, "exists, same value", "", false},
+		{"exists empty, filled", folderExists, ptr(""), Options{SetValues: true}, have, Update, "empty, value from src", "new", false},
+		{"exists empty, no value", folderExists, ptr(""), Options{SetValues: true, Overwrite: true}, none, Skip, "exists", "", false},
+		{"folder failed", folderFailed, nil, Options{CreateMissing: true}, have, Failed, "", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,11 +64,11 @@ func TestSeedDecide(t *testing.T) {
 func ptr(s string) *string { return &s }
 
 func TestSeedStepString(t *testing.T) {
-	for s, want := range map[SeedStep]string{
-		{Action: SeedCreate, Folder: "/shared/db", Key: "POSTGRES_DSN", Note: "value from .env", value: seedCanary}: "CREATE /shared/db/POSTGRES_DSN (value from .env)",
-		{Action: SeedCreate, Folder: "/shared/db"}:                          "CREATE /shared/db/",
-		{Action: SeedSkip, Folder: "/shared/db", Key: "X", Note: "exists"}:  "SKIP /shared/db/X (exists)",
-		{Action: SeedFailed, Folder: "/s", Key: "X", Err: os.ErrPermission}: "FAILED /s/X: permission denied",
+	for s, want := range map[Step]string{
+		{Action: Create, Folder: "/shared/db", Key: "POSTGRES_DSN", Note: "value from .env", value: seedCanary}: "CREATE /shared/db/POSTGRES_DSN (value from .env)",
+		{Action: Create, Folder: "/shared/db"}:                          "CREATE /shared/db/",
+		{Action: Skip, Folder: "/shared/db", Key: "X", Note: "exists"}:  "SKIP /shared/db/X (exists)",
+		{Action: Failed, Folder: "/s", Key: "X", Err: os.ErrPermission}: "FAILED /s/X: permission denied",
 	} {
 		if got := s.String(); got != want {
 			t.Errorf("%q, want %q", got, want)
@@ -80,7 +81,7 @@ func TestSeedStepString(t *testing.T) {
 
 // seedServer is a test Infisical with an admin identity, and the options
 // and environment that reach it.
-func seedServer(t *testing.T, contract string) (*infisicaltest.Server, Options, []string) {
+func seedServer(t *testing.T, contract string) (*infisicaltest.Server, resolve.Options, []string) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "contract.yaml")
@@ -90,7 +91,7 @@ func seedServer(t *testing.T, contract string) (*infisicaltest.Server, Options, 
 	srv := infisicaltest.NewServer()
 	t.Cleanup(srv.Close)
 	srv.AddUniversalIdentity("admin", "admin-secret")
-	o := Options{EnvFile: filepath.Join(dir, ".env"), Contracts: []string{path}, ContractsExplicit: true, Timeout: 5 * time.Second, Log: zerolog.Nop()}
+	o := resolve.Options{EnvFile: filepath.Join(dir, ".env"), Contracts: []string{path}, ContractsExplicit: true, Timeout: 5 * time.Second, Log: zerolog.Nop()}
 	proc := []string{"INFISICAL_ADDR=" + srv.URL, "INFISICAL_CLIENT_ID=admin", "INFISICAL_CLIENT_SECRET=admin-secret",
 		"INFISICAL_PROJECT_ID=" + infisicaltest.DefaultProject, "KAFKA_BOOTSTRAP_SERVERS=" + seedCanary}
 	return srv, o, proc
@@ -102,7 +103,7 @@ func TestSeedRun(t *testing.T) {
 	srv, o, proc := seedServer(t, seedContract)
 	ctx := context.Background()
 
-	dry, err := Seed(ctx, o, SeedOptions{CreateMissing: true, SetValues: true}, proc)
+	dry, err := Run(ctx, o, Options{CreateMissing: true, SetValues: true}, proc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestSeedRun(t *testing.T) {
 		t.Errorf("dry run: %+v", dry)
 	}
 
-	run, err := Seed(ctx, o, SeedOptions{Execute: true, CreateMissing: true, SetValues: true}, proc)
+	run, err := Run(ctx, o, Options{Execute: true, CreateMissing: true, SetValues: true}, proc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestSeedRun(t *testing.T) {
 	}
 
 	srv.ResetCounts()
-	again, err := Seed(ctx, o, SeedOptions{Execute: true, CreateMissing: true, SetValues: true}, proc)
+	again, err := Run(ctx, o, Options{Execute: true, CreateMissing: true, SetValues: true}, proc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,30 +151,36 @@ func TestSeedErrors(t *testing.T) {
 
 	// A refused login stops a write run, and only degrades a dry run.
 	bad := append([]string{"INFISICAL_CLIENT_SECRET=wrong"}, proc...) // the first occurrence wins
-	if _, err := Seed(ctx, o, SeedOptions{Execute: true, CreateMissing: true}, bad); err == nil || IsUsage(err) {
+	if _, err := Run(ctx, o, Options{Execute: true, CreateMissing: true}, bad); err == nil || isUsage(err) {
 		t.Errorf("refused login with --execute: %v", err)
 	}
-	rep, err := Seed(ctx, o, SeedOptions{CreateMissing: true}, bad)
+	rep, err := Run(ctx, o, Options{CreateMissing: true}, bad)
 	if err != nil || len(rep.Warnings) == 0 || rep.Infisical != nil || rep.Created != 2 {
 		t.Errorf("refused login, dry run: %+v, %v", rep, err)
 	}
 
 	// No Infisical at all: --execute is a usage error.
-	if _, err := Seed(ctx, o, SeedOptions{Execute: true}, []string{}); !IsUsage(err) {
+	if _, err := Run(ctx, o, Options{Execute: true}, []string{}); !isUsage(err) {
 		t.Errorf("--execute without INFISICAL_ADDR: %v", err)
 	}
 	o2 := o
 	o2.Required = true
 	o2.Contracts = []string{writeTemp(t, "metadata:\n  transport_type: carrier_pigeon\n")}
-	if _, err := Seed(ctx, o2, SeedOptions{}, proc); !IsUsage(err) {
+	if _, err := Run(ctx, o2, Options{}, proc); !isUsage(err) {
 		t.Errorf("broken contract with --required: %v", err)
 	}
-	if _, err := Seed(ctx, o, SeedOptions{SetValues: true, ImportEnv: "/nonexistent"}, proc); !IsUsage(err) {
+	if _, err := Run(ctx, o, Options{SetValues: true, ImportEnv: "/nonexistent"}, proc); !isUsage(err) {
 		t.Errorf("missing --import-env: %v", err)
 	}
 	if n := srv.Count("POST", "/api/v3"); n != 0 {
 		t.Errorf("%d writes", n)
 	}
+}
+
+// isUsage reports a *resolve.UsageError, which seed returns as it is.
+func isUsage(err error) bool {
+	_, ok := err.(*resolve.UsageError)
+	return ok
 }
 
 func writeTemp(t *testing.T, content string) string {

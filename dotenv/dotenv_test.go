@@ -1,4 +1,4 @@
-package resolve
+package dotenv
 
 import (
 	"errors"
@@ -7,9 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"secret-init/contracts"
 )
 
-func TestParseDotenv(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -36,7 +38,7 @@ func TestParseDotenv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := ParseDotenv(".env", []byte(tt.in))
+			d, err := Parse(".env", []byte(tt.in))
 			if err != nil {
 				t.Fatalf("ParseDotenv: %v", err)
 			}
@@ -54,7 +56,7 @@ func TestParseDotenv(t *testing.T) {
 // and never echo anything of the line.
 const canary = "CANARY-s3cr3t-7d41"
 
-func TestParseDotenvErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
@@ -74,10 +76,10 @@ func TestParseDotenvErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseDotenv("conf/.env", []byte(tt.in))
-			var de *DotenvError
+			_, err := Parse("conf/.env", []byte(tt.in))
+			var de *Error
 			if !errors.As(err, &de) {
-				t.Fatalf("err = %v, want *DotenvError", err)
+				t.Fatalf("err = %v, want *Error", err)
 			}
 			if de.File != "conf/.env" || de.Line != tt.line {
 				t.Errorf("at %s:%d, want conf/.env:%d (%v)", de.File, de.Line, tt.line, err)
@@ -92,38 +94,27 @@ func TestParseDotenvErrors(t *testing.T) {
 	}
 }
 
-func TestReadDotenv(t *testing.T) {
+func TestRead(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "nope.env")
-	if d, err := ReadDotenv(missing, false); err != nil || len(d.Keys) != 0 {
+	if d, err := Read(missing, false); err != nil || len(d.Keys) != 0 {
 		t.Errorf("missing default: %v, %v; want empty, nil", d, err)
 	}
-	if _, err := ReadDotenv(missing, true); err == nil || !strings.Contains(err.Error(), missing) {
+	if _, err := Read(missing, true); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Errorf("missing explicit: err = %v, want an error naming the file", err)
 	}
-	if _, err := ReadDotenv(dir, true); err == nil || !strings.Contains(err.Error(), "directory") {
+	if _, err := Read(dir, true); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Errorf("directory: err = %v", err)
 	}
 	big := filepath.Join(dir, "big.env")
-	os.WriteFile(big, []byte("A="+strings.Repeat("x", MaxDotenvSize)+"\n"), 0o600)
-	if _, err := ReadDotenv(big, true); err == nil || !strings.Contains(err.Error(), "larger than") {
+	os.WriteFile(big, []byte("A="+strings.Repeat("x", MaxSize)+"\n"), 0o600)
+	if _, err := Read(big, true); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("big: err = %v", err)
 	}
 	ok := filepath.Join(dir, "ok.env")
 	os.WriteFile(ok, []byte("A=1\n"), 0o600)
-	if d, err := ReadDotenv(ok, true); err != nil || d.Values["A"] != "1" {
+	if d, err := Read(ok, true); err != nil || d.Values["A"] != "1" {
 		t.Errorf("ok: %v, %v", d, err)
-	}
-}
-
-func TestMerge(t *testing.T) {
-	proc := []string{"A=proc", "E=", "A=dup"}
-	inf := Layer{Keys: []string{"A", "B", "C"}, Values: map[string]string{"A": "inf", "B": "inf", "C": "inf"}}
-	dot := Layer{Keys: []string{"C", "D", "E"}, Values: map[string]string{"C": "dot", "D": "dot", "E": "dot"}}
-	got := Merge(proc, inf, dot)
-	want := []string{"A=proc", "E=", "B=inf", "C=inf", "D=dot"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Merge = %q, want %q", got, want)
 	}
 }
 
@@ -132,9 +123,9 @@ func FuzzParseDotenv(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := ParseDotenv("f.env", data)
+		d, err := Parse("f.env", data)
 		if err != nil {
-			var de *DotenvError
+			var de *Error
 			if !errors.As(err, &de) || de.Line < 0 {
 				t.Fatalf("error of the wrong type: %v", err)
 			}
@@ -144,7 +135,7 @@ func FuzzParseDotenv(f *testing.F) {
 			t.Fatalf("%d keys, %d values", len(d.Keys), len(d.Values))
 		}
 		for _, k := range d.Keys {
-			if !ValidKey(k) {
+			if !contracts.IsVarName(k, false) {
 				t.Fatalf("invalid key accepted: %q", k)
 			}
 			if strings.IndexByte(d.Values[k], 0) >= 0 {

@@ -1,4 +1,7 @@
-package resolve
+// Package dotenv reads the .env bootstrap file: KEY=VALUE lines, quotes and
+// comments as most .env readers take them, and no interpolation. An error
+// names the file and line, never the text of the line.
+package dotenv
 
 import (
 	"bytes"
@@ -13,57 +16,57 @@ import (
 	"secret-init/contracts"
 )
 
-// MaxDotenvSize caps the bootstrap file. A real .env holds a few dozen
+// MaxSize caps the file. A real .env holds a few dozen
 // bootstrap lines; anything near this size is a mistake (a wrong path, a
 // binary), and reading it whole would cost every container start memory.
-const MaxDotenvSize = 1 << 20
+const MaxSize = 1 << 20
 
-// Dotenv is the content of a .env file: its keys in first-seen order and
+// File is the content of a .env file: its keys in first-seen order and
 // their values (a later duplicate wins).
-type Dotenv struct {
+type File struct {
 	Path   string
 	Keys   []string
 	Values map[string]string
 }
 
-// DotenvError names the file and line of a malformed .env. It never holds
+// Error names the file and line of a malformed .env. It never holds
 // any text of the line: a malformed line may be a value cut in half.
-type DotenvError struct {
+type Error struct {
 	File string
 	Line int
 	Msg  string
 }
 
-func (e *DotenvError) Error() string {
+func (e *Error) Error() string {
 	if e.Line == 0 {
 		return fmt.Sprintf("%s: %s", e.File, e.Msg)
 	}
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 }
 
-// ReadDotenv reads the .env at path. When explicit is false (the default
+// Read reads the .env file at path. When explicit is false (the default
 // path), a missing file means an empty environment; when the user named the
 // file, missing or unreadable is an error.
-func ReadDotenv(path string, explicit bool) (*Dotenv, error) {
+func Read(path string, explicit bool) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
-			return &Dotenv{Path: path, Values: map[string]string{}}, nil
+			return &File{Path: path, Values: map[string]string{}}, nil
 		}
 		return nil, fmt.Errorf("env file %s: %w", path, unwrapPathError(err))
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil && fi.IsDir() {
-		return nil, &DotenvError{File: path, Msg: "is a directory"}
+		return nil, &Error{File: path, Msg: "is a directory"}
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxDotenvSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("env file %s: %w", path, unwrapPathError(err))
 	}
-	if len(data) > MaxDotenvSize {
-		return nil, &DotenvError{File: path, Msg: fmt.Sprintf("larger than %d bytes; a .env holds bootstrap settings only", MaxDotenvSize)}
+	if len(data) > MaxSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("larger than %d bytes; a .env holds bootstrap settings only", MaxSize)}
 	}
-	return ParseDotenv(path, data)
+	return Parse(path, data)
 }
 
 func unwrapPathError(err error) error {
@@ -74,19 +77,19 @@ func unwrapPathError(err error) error {
 	return err
 }
 
-// ParseDotenv parses .env syntax: blank lines and # comments, an optional
+// Parse parses .env syntax: blank lines and # comments, an optional
 // "export " prefix, KEY=VALUE with KEY in [A-Za-z_][A-Za-z0-9_]*, literal
 // single-quoted values, double-quoted values that may span lines and take
 // \n \t \" \\ escapes, unquoted values trimmed and ended by " #". There is
 // no ${VAR} interpolation: a value is what the file says.
-func ParseDotenv(name string, data []byte) (*Dotenv, error) {
-	d := &Dotenv{Path: name, Values: map[string]string{}}
+func Parse(name string, data []byte) (*File, error) {
+	d := &File{Path: name, Values: map[string]string{}}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if bytes.IndexByte(data, 0) >= 0 {
 		line := 1 + bytes.Count(data[:bytes.IndexByte(data, 0)], []byte("\n"))
-		return nil, &DotenvError{File: name, Line: line, Msg: "contains a NUL byte; is this a text file?"}
+		return nil, &Error{File: name, Line: line, Msg: "contains a NUL byte; is this a text file?"}
 	}
-	p := dotenvParser{name: name, rest: string(data)}
+	p := parser{name: name, rest: string(data)}
 	for p.rest != "" {
 		key, val, ok, err := p.next()
 		if err != nil {
@@ -103,18 +106,18 @@ func ParseDotenv(name string, data []byte) (*Dotenv, error) {
 	return d, nil
 }
 
-type dotenvParser struct {
+type parser struct {
 	name string
 	rest string // what is left to read
 	line int    // number of the line last started
 }
 
-func (p *dotenvParser) fail(line int, msg string) error {
-	return &DotenvError{File: p.name, Line: line, Msg: msg}
+func (p *parser) fail(line int, msg string) error {
+	return &Error{File: p.name, Line: line, Msg: msg}
 }
 
 // takeLine returns the next physical line without its end (LF or CRLF).
-func (p *dotenvParser) takeLine() string {
+func (p *parser) takeLine() string {
 	p.line++
 	i := strings.IndexByte(p.rest, '\n')
 	var l string
@@ -127,7 +130,7 @@ func (p *dotenvParser) takeLine() string {
 }
 
 // next reads one logical entry; ok is false for blank and comment lines.
-func (p *dotenvParser) next() (key, val string, ok bool, err error) {
+func (p *parser) next() (key, val string, ok bool, err error) {
 	l := p.takeLine()
 	start := p.line
 	if !utf8.ValidString(l) {
@@ -145,7 +148,7 @@ func (p *dotenvParser) next() (key, val string, ok bool, err error) {
 		return "", "", false, p.fail(start, "expected KEY=VALUE")
 	}
 	key = strings.TrimRight(l[:eq], " \t")
-	if !ValidKey(key) {
+	if !contracts.IsVarName(key, false) {
 		return "", "", false, p.fail(start, "invalid variable name: a key is letters, digits and _ and does not start with a digit")
 	}
 	raw := strings.TrimLeft(l[eq+1:], " \t")
@@ -179,7 +182,7 @@ func (p *dotenvParser) next() (key, val string, ok bool, err error) {
 
 // doubleQuoted reads a double-quoted value that starts in s (after the
 // opening quote) and may continue on the following lines.
-func (p *dotenvParser) doubleQuoted(start int, s string) (string, error) {
+func (p *parser) doubleQuoted(start int, s string) (string, error) {
 	var b strings.Builder
 	for {
 		for i := 0; i < len(s); i++ {
@@ -218,14 +221,10 @@ func (p *dotenvParser) doubleQuoted(start int, s string) (string, error) {
 }
 
 // trailing accepts what may follow a closing quote: nothing, or a comment.
-func (p *dotenvParser) trailing(line int, s string) error {
+func (p *parser) trailing(line int, s string) error {
 	s = strings.TrimLeft(s, " \t")
 	if s == "" || s[0] == '#' {
 		return nil
 	}
 	return p.fail(line, "unexpected text after the closing quote")
 }
-
-// ValidKey reports whether k can be an environment variable name here:
-// [A-Za-z_][A-Za-z0-9_]*, the rule contracts and the transport map use too.
-func ValidKey(k string) bool { return contracts.IsVarName(k, false) }

@@ -1,4 +1,7 @@
-package resolve
+// Package seed fills Infisical from the contracts: the folders and keys a
+// start would ask for, created where they are missing, with values on
+// request. Without Execute it only reads, and says what it would write.
+package seed
 
 import (
 	"context"
@@ -10,12 +13,15 @@ import (
 	"strings"
 	"sync"
 
+	"secret-init/dotenv"
 	"secret-init/infisical"
+	"secret-init/parallel"
+	"secret-init/resolve"
 )
 
-// SeedOptions are seed's own flags; the shared ones (contracts, service,
-// timeout, Infisical settings) come in Options.
-type SeedOptions struct {
+// Options are seed's own flags; the shared ones (contracts, service,
+// timeout, Infisical settings) come in resolve.Options.
+type Options struct {
 	Execute       bool   // write; without it seed only reads, to tell CREATE from SKIP
 	CreateMissing bool   // create the keys Infisical lacks
 	SetValues     bool   // written keys take a value from ImportEnv, else the process environment, then .env
@@ -25,15 +31,15 @@ type SeedOptions struct {
 
 // Seed actions, as printed at the start of each line.
 const (
-	SeedCreate = "CREATE"
-	SeedUpdate = "UPDATE"
-	SeedSkip   = "SKIP"
-	SeedFailed = "FAILED"
+	Create = "CREATE"
+	Update = "UPDATE"
+	Skip   = "SKIP"
+	Failed = "FAILED"
 )
 
-// SeedStep is one line of seed's output: a folder or a key, what happens
+// Step is one line of seed's output: a folder or a key, what happens
 // to it and why. It never holds a value.
-type SeedStep struct {
+type Step struct {
 	Action string
 	Folder string
 	Key    string // "" for a folder
@@ -43,8 +49,8 @@ type SeedStep struct {
 	value string // what a CREATE or UPDATE writes; never printed
 }
 
-// Target is folder/KEY, the way the lines name it.
-func (s SeedStep) Target() string {
+// target is folder/KEY, the way the lines name it.
+func (s Step) target() string {
 	if s.Key == "" {
 		return s.Folder + "/"
 	}
@@ -52,34 +58,34 @@ func (s SeedStep) Target() string {
 }
 
 // String renders the line: "CREATE /shared/db/POSTGRES_DSN (value from .env)".
-func (s SeedStep) String() string {
-	if s.Action == SeedFailed {
-		return fmt.Sprintf("%s %s: %v", s.Action, s.Target(), s.Err)
+func (s Step) String() string {
+	if s.Action == Failed {
+		return fmt.Sprintf("%s %s: %v", s.Action, s.target(), s.Err)
 	}
 	if s.Note == "" {
-		return s.Action + " " + s.Target()
+		return s.Action + " " + s.target()
 	}
-	return fmt.Sprintf("%s %s (%s)", s.Action, s.Target(), s.Note)
+	return fmt.Sprintf("%s %s (%s)", s.Action, s.target(), s.Note)
 }
 
-// SeedReport is what a seed run did or, in a dry run, would do.
-type SeedReport struct {
+// Report is what a seed run did or, in a dry run, would do.
+type Report struct {
 	Execute   bool
-	Infisical *InfisicalRef // nil when Infisical was not read
-	Folders   []SeedStep    // folder creations, parents first
-	Keys      []SeedStep
+	Infisical *resolve.InfisicalRef // nil when Infisical was not read
+	Folders   []Step                // folder creations, parents first
+	Keys      []Step
 	Warnings  []string
 
 	Created, Updated, Skipped, Failed int // keys only
 }
 
 // Changes reports whether the run writes (or would write) anything.
-func (r *SeedReport) Changes() bool {
-	return r.Created+r.Updated > 0 || slices.ContainsFunc(r.Folders, func(s SeedStep) bool { return s.Action == SeedCreate })
+func (r *Report) Changes() bool {
+	return r.Created+r.Updated > 0 || slices.ContainsFunc(r.Folders, func(s Step) bool { return s.Action == Create })
 }
 
 // WriteText prints one line per folder and key, then the summary.
-func (r *SeedReport) WriteText(w io.Writer) error {
+func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if r.Execute {
 		b.WriteString("seed: writing to Infisical")
@@ -114,7 +120,7 @@ type seedKey struct {
 	key, folder string
 }
 
-// Seed fills Infisical from the contracts: every declared key, bootstrap
+// Run fills Infisical from the contracts: every declared key, bootstrap
 // keys excepted, at /shared/<transport>/KEY (/shared/env/KEY for
 // dependencies), or under /services/<slug>/ with a service. Folders that
 // do not exist are created first, parents first. A failure on one key
@@ -122,23 +128,27 @@ type seedKey struct {
 //
 // A dry run reads Infisical (to tell CREATE from SKIP) but sends no write;
 // when Infisical cannot be read it still lists what it would do, with a
-// warning. The error is a *UsageError for bad input, or says why nothing
-// could be done at all (login refused); per-key failures are in the report.
-func Seed(ctx context.Context, o Options, so SeedOptions, proc []string) (*SeedReport, error) {
+// warning. The error is a *resolve.UsageError for bad input, or says why
+// nothing could be done at all (login refused); per-key failures are in
+// the report.
+func Run(ctx context.Context, o resolve.Options, so Options, proc []string) (*Report, error) {
 	ro := o
 	ro.Required = false // contract warnings: decided below, as a usage error
-	out, err := ReadInputs(ro, proc, true)
+	out, err := resolve.ReadInputs(ro, proc)
 	if err != nil {
 		return nil, err
 	}
+	if err := out.ReadContracts(ro, proc); err != nil {
+		return nil, err
+	}
 	if o.Required && len(out.Set.Warnings) > 0 {
-		return nil, &UsageError{fmt.Errorf("%d contract warning(s) and --required is set; the first: %s", len(out.Set.Warnings), out.Set.Warnings[0].Error())}
+		return nil, &resolve.UsageError{Err: fmt.Errorf("%d contract warning(s) and --required is set; the first: %s", len(out.Set.Warnings), out.Set.Warnings[0].Error())}
 	}
 	values, err := seedValues(so, proc, out.Dotenv)
 	if err != nil {
 		return nil, err
 	}
-	rep := &SeedReport{Execute: so.Execute}
+	rep := &Report{Execute: so.Execute}
 	if so.ImportEnv != "" && !so.SetValues {
 		rep.Warnings = append(rep.Warnings, "--import-env is only read with --set-values; created keys get an empty value")
 	}
@@ -157,31 +167,31 @@ func Seed(ctx context.Context, o Options, so SeedOptions, proc []string) (*SeedR
 		offline = b.Check()
 	}
 	if offline == nil {
-		if c, err = infisical.New(infisical.Config{Addr: b.Addr, CACertFile: o.CACert}); err != nil {
-			return nil, &UsageError{err}
+		if c, err = b.Client(o.CACert); err != nil {
+			return nil, &resolve.UsageError{Err: err}
 		}
 	}
 	if offline != nil && so.Execute {
-		return nil, &UsageError{fmt.Errorf("seed --execute needs Infisical and an identity that may write: %w", offline)}
+		return nil, &resolve.UsageError{Err: fmt.Errorf("seed --execute needs Infisical and an identity that may write: %w", offline)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	if offline == nil {
 		if err := b.Login(ctx, c); err != nil {
 			if so.Execute {
-				return nil, fmt.Errorf("login to Infisical at %s: %w", safeAddr(b.Addr), err)
+				return nil, fmt.Errorf("login to Infisical at %s: %w", b.SafeAddr(), err)
 			}
 			offline = fmt.Errorf("login: %w", err)
 		}
 	}
 	if offline == nil {
-		rep.Infisical = &InfisicalRef{Addr: safeAddr(b.Addr), ProjectID: b.ProjectID, Environment: b.Environment}
+		rep.Infisical = b.Ref()
 	} else {
 		rep.Warnings = append(rep.Warnings, "Infisical not read ("+offline.Error()+"): every key is shown as it would be if absent")
 		c = nil
 	}
 
-	st := &seedState{c: c, b: b, folders: map[string]folderState{}, children: map[string]map[string]bool{}, listErr: map[string]error{}}
+	st := &seedState{c: c, folders: map[string]folderState{}, children: map[string]map[string]bool{}, listErr: map[string]error{}}
 	st.readFolders(ctx, keys, so.Execute)
 	rep.Warnings = append(rep.Warnings, st.warnings...)
 	for _, k := range keys {
@@ -191,8 +201,8 @@ func Seed(ctx context.Context, o Options, so SeedOptions, proc []string) (*SeedR
 	if so.Execute {
 		st.createFolders(ctx)
 		for i := range rep.Keys {
-			if k := &rep.Keys[i]; k.Action == SeedCreate && st.folders[k.Folder] == folderFailed {
-				k.Action, k.Err = SeedFailed, st.listErr[k.Folder]
+			if k := &rep.Keys[i]; k.Action == Create && st.folders[k.Folder] == folderFailed {
+				k.Action, k.Err = Failed, st.listErr[k.Folder]
 			}
 		}
 		st.write(ctx, rep.Keys)
@@ -200,13 +210,13 @@ func Seed(ctx context.Context, o Options, so SeedOptions, proc []string) (*SeedR
 	rep.Folders = st.folderSteps
 	for _, s := range rep.Keys {
 		switch s.Action {
-		case SeedCreate:
+		case Create:
 			rep.Created++
-		case SeedUpdate:
+		case Update:
 			rep.Updated++
-		case SeedSkip:
+		case Skip:
 			rep.Skipped++
-		case SeedFailed:
+		case Failed:
 			rep.Failed++
 		}
 	}
@@ -217,14 +227,14 @@ func Seed(ctx context.Context, o Options, so SeedOptions, proc []string) (*SeedR
 // came from; an empty value counts as none.
 type valueSource func(key string) (value, from string, ok bool)
 
-func seedValues(so SeedOptions, proc []string, d *Dotenv) (valueSource, error) {
+func seedValues(so Options, proc []string, d *dotenv.File) (valueSource, error) {
 	if !so.SetValues {
 		return func(string) (string, string, bool) { return "", "", false }, nil
 	}
 	if so.ImportEnv != "" {
-		f, err := ReadDotenv(so.ImportEnv, true)
+		f, err := dotenv.Read(so.ImportEnv, true)
 		if err != nil {
-			return nil, &UsageError{fmt.Errorf("--import-env: %w", err)}
+			return nil, &resolve.UsageError{Err: fmt.Errorf("--import-env: %w", err)}
 		}
 		return func(k string) (string, string, bool) {
 			v := f.Values[k]
@@ -232,7 +242,7 @@ func seedValues(so SeedOptions, proc []string, d *Dotenv) (valueSource, error) {
 		}, nil
 	}
 	return func(k string) (string, string, bool) {
-		if v, ok := LookupEnv(proc, k); ok && v != "" {
+		if v, ok := resolve.LookupEnv(proc, k); ok && v != "" {
 			return v, "env", true
 		}
 		if v := d.Values[k]; v != "" {
@@ -245,11 +255,11 @@ func seedValues(so SeedOptions, proc []string, d *Dotenv) (valueSource, error) {
 // seedTargets lists each declared key once, at the first folder a start
 // would ask for it under its first transport (the one a start finds
 // first), bootstrap keys left out.
-func seedTargets(p *Plan) []seedKey {
+func seedTargets(p *resolve.Plan) []seedKey {
 	var out []seedKey
 	seen := map[string]bool{}
 	for _, n := range p.Needs {
-		if seen[n.Key] || slices.Contains(BootstrapKeys, n.Key) || len(n.Folders) == 0 {
+		if seen[n.Key] || slices.Contains(resolve.BootstrapKeys, n.Key) || len(n.Folders) == 0 {
 			continue
 		}
 		seen[n.Key] = true
@@ -270,13 +280,12 @@ const (
 
 type seedState struct {
 	c *infisical.Client // nil: offline
-	b Bootstrap
 
 	folders     map[string]folderState
 	children    map[string]map[string]bool // parent -> names of its subfolders, as listed
 	secrets     map[string]map[string]string
 	listErr     map[string]error // folder -> why its keys cannot be decided or written
-	folderSteps []SeedStep
+	folderSteps []Step
 	warnings    []string
 	execute     bool
 }
@@ -306,41 +315,37 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 			}
 			st.folders[a] = st.exists(ctx, a)
 			if st.folders[a] == folderMissing {
-				st.folderSteps = append(st.folderSteps, SeedStep{Action: SeedCreate, Folder: a})
+				st.folderSteps = append(st.folderSteps, Step{Action: Create, Folder: a})
 			}
+		}
+	}
+	var existing []string
+	for _, f := range targets {
+		if st.folders[f] == folderExists {
+			existing = append(existing, f)
 		}
 	}
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, MaxParallel)
-	for _, f := range targets {
-		if st.folders[f] != folderExists {
-			continue
+	parallel.For(len(existing), infisical.MaxParallel, func(i int) {
+		f := existing[i]
+		list, err := st.c.ListSecrets(ctx, f)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			st.folders[f] = folderFailed
+			st.listErr[f] = err
+			return
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(f string) {
-			defer func() { <-sem; wg.Done() }()
-			list, err := st.c.ListSecrets(ctx, infisical.ListOptions{ProjectID: st.b.ProjectID, Environment: st.b.Environment, Path: f})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				st.folders[f] = folderFailed
-				st.listErr[f] = err
-				return
+		own := map[string]string{}
+		for _, s := range list {
+			// An imported secret lives elsewhere: the folder itself
+			// still lacks the key, and creating it is what seed is for.
+			if s.Path == f {
+				own[s.Key] = s.Value
 			}
-			own := map[string]string{}
-			for _, s := range list {
-				// An imported secret lives elsewhere: the folder itself
-				// still lacks the key, and creating it is what seed is for.
-				if s.Path == f {
-					own[s.Key] = s.Value
-				}
-			}
-			st.secrets[f] = own
-		}(f)
-	}
-	wg.Wait()
+		}
+		st.secrets[f] = own
+	})
 }
 
 // exists asks the parent folder whether folder f is there. A parent that
@@ -351,7 +356,7 @@ func (st *seedState) exists(ctx context.Context, f string) folderState {
 		return folderExists
 	}
 	parent, name := path.Split(f)
-	parent = CleanFolder(parent)
+	parent = resolve.CleanFolder(parent)
 	switch st.folders[parent] {
 	case folderMissing:
 		return folderMissing
@@ -361,7 +366,7 @@ func (st *seedState) exists(ctx context.Context, f string) folderState {
 	}
 	kids, ok := st.children[parent]
 	if !ok {
-		names, err := st.c.ListFolders(ctx, st.b.ProjectID, st.b.Environment, parent)
+		names, err := st.c.ListFolders(ctx, parent)
 		switch {
 		case errors.Is(err, infisical.ErrNotFound):
 			names = nil
@@ -396,16 +401,16 @@ func ancestors(f string) []string {
 
 // keepNeededFolders drops the creation of folders that no created key
 // lands in: seed makes only the folders it fills.
-func (st *seedState) keepNeededFolders(keys []SeedStep) {
+func (st *seedState) keepNeededFolders(keys []Step) {
 	needed := map[string]bool{}
 	for _, k := range keys {
-		if k.Action == SeedCreate {
+		if k.Action == Create {
 			for _, a := range ancestors(k.Folder) {
 				needed[a] = true
 			}
 		}
 	}
-	st.folderSteps = slices.DeleteFunc(st.folderSteps, func(s SeedStep) bool { return !needed[s.Folder] })
+	st.folderSteps = slices.DeleteFunc(st.folderSteps, func(s Step) bool { return !needed[s.Folder] })
 }
 
 // createFolders creates the missing folders, parents first; a folder that
@@ -414,15 +419,15 @@ func (st *seedState) createFolders(ctx context.Context) {
 	for i := range st.folderSteps {
 		s := &st.folderSteps[i]
 		parent, name := path.Split(s.Folder)
-		parent = CleanFolder(parent)
+		parent = resolve.CleanFolder(parent)
 		if st.folders[parent] == folderFailed {
-			s.Action, s.Err = SeedFailed, fmt.Errorf("parent folder %s was not created", parent)
+			s.Action, s.Err = Failed, fmt.Errorf("parent folder %s was not created", parent)
 			st.folders[s.Folder] = folderFailed
 			st.listErr[s.Folder] = s.Err
 			continue
 		}
-		if err := st.c.CreateFolder(ctx, st.b.ProjectID, st.b.Environment, parent, name); err != nil {
-			s.Action, s.Err = SeedFailed, err
+		if err := st.c.CreateFolder(ctx, parent, name); err != nil {
+			s.Action, s.Err = Failed, err
 			st.folders[s.Folder] = folderFailed
 			st.listErr[s.Folder] = fmt.Errorf("folder %s was not created", s.Folder)
 		}
@@ -430,20 +435,20 @@ func (st *seedState) createFolders(ctx context.Context) {
 }
 
 // decide says what to do with one key, without writing.
-func (st *seedState) decide(k seedKey, so SeedOptions, values valueSource) SeedStep {
-	s := SeedStep{Folder: k.folder, Key: k.key}
+func (st *seedState) decide(k seedKey, so Options, values valueSource) Step {
+	s := Step{Folder: k.folder, Key: k.key}
 	v, from, have := values(k.key)
 	state := st.folders[k.folder]
 	if state == folderFailed {
-		s.Action, s.Err = SeedFailed, st.listErr[k.folder]
+		s.Action, s.Err = Failed, st.listErr[k.folder]
 		return s
 	}
 	current, exists := st.secrets[k.folder][k.key]
 	switch {
 	case !exists && !so.CreateMissing:
-		s.Action, s.Note = SeedSkip, "missing; --no-create-missing-keys"
+		s.Action, s.Note = Skip, "missing; --no-create-missing-keys"
 	case !exists:
-		s.Action, s.Note = SeedCreate, "empty"
+		s.Action, s.Note = Create, "empty"
 		if have {
 			s.value, s.Note = v, "value from "+from
 		}
@@ -451,45 +456,40 @@ func (st *seedState) decide(k seedKey, so SeedOptions, values valueSource) SeedS
 			s.Note += "; Infisical not read"
 		}
 	case !have:
-		s.Action, s.Note = SeedSkip, "exists"
+		s.Action, s.Note = Skip, "exists"
 	case current == v:
-		s.Action, s.Note = SeedSkip, "exists, same value"
+		s.Action, s.Note = Skip, "exists, same value"
 	case current == "":
 		// An empty key is one an earlier seed made without a value:
 		// filling it overwrites nothing.
-		s.Action, s.Note, s.value = SeedUpdate, "empty, value from "+from, v
+		s.Action, s.Note, s.value = Update, "empty, value from "+from, v
 	case !so.Overwrite:
-		s.Action, s.Note = SeedSkip, "exists"
+		s.Action, s.Note = Skip, "exists"
 	default:
-		s.Action, s.Note, s.value = SeedUpdate, "value from "+from, v
+		s.Action, s.Note, s.value = Update, "value from "+from, v
 	}
 	return s
 }
 
 // write sends the creates and updates, a few at a time; each failure
 // turns its own line into FAILED and nothing else.
-func (st *seedState) write(ctx context.Context, steps []SeedStep) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, MaxParallel)
+func (st *seedState) write(ctx context.Context, steps []Step) {
+	var writes []*Step
 	for i := range steps {
-		s := &steps[i]
-		if s.Action != SeedCreate && s.Action != SeedUpdate {
-			continue
+		if s := &steps[i]; s.Action == Create || s.Action == Update {
+			writes = append(writes, s)
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var err error
-			if s.Action == SeedCreate {
-				err = st.c.CreateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
-			} else {
-				err = st.c.UpdateSecret(ctx, st.b.ProjectID, st.b.Environment, s.Folder, s.Key, s.value)
-			}
-			if err != nil {
-				s.Action, s.Err = SeedFailed, err
-			}
-		}()
 	}
-	wg.Wait()
+	parallel.For(len(writes), infisical.MaxParallel, func(i int) {
+		s := writes[i]
+		var err error
+		if s.Action == Create {
+			err = st.c.CreateSecret(ctx, infisical.Secret{Path: s.Folder, Key: s.Key, Value: s.value})
+		} else {
+			err = st.c.UpdateSecret(ctx, infisical.Secret{Path: s.Folder, Key: s.Key, Value: s.value})
+		}
+		if err != nil {
+			s.Action, s.Err = Failed, err
+		}
+	})
 }

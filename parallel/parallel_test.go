@@ -1,0 +1,48 @@
+package parallel
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+func TestForCallsEachIndexOnce(t *testing.T) {
+	for _, tt := range []struct{ n, limit int }{{0, 4}, {1, 4}, {5, 1}, {5, 0}, {100, 8}, {3, 64}} {
+		seen := make([]int32, tt.n)
+		For(tt.n, tt.limit, func(i int) { atomic.AddInt32(&seen[i], 1) })
+		for i, c := range seen {
+			if c != 1 {
+				t.Errorf("n=%d limit=%d: f(%d) called %d times", tt.n, tt.limit, i, c)
+			}
+		}
+	}
+}
+
+// TestForBound holds every call until limit of them are running at once,
+// so it fails (hangs into the test timeout, or counts too many) unless
+// For runs exactly limit at a time.
+func TestForBound(t *testing.T) {
+	const n, limit = 40, 8
+	var mu sync.Mutex
+	running, most := 0, 0
+	var round sync.WaitGroup
+	gate := make(chan struct{})
+	round.Add(limit)
+	go func() { round.Wait(); close(gate) }()
+	For(n, limit, func(i int) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		if i < limit {
+			round.Done()
+			<-gate // the first limit calls meet: all of them run at once
+		}
+		mu.Lock()
+		running--
+		mu.Unlock()
+	})
+	if most != limit {
+		t.Errorf("at most %d calls at once, want %d", most, limit)
+	}
+}
