@@ -36,6 +36,7 @@ type options struct {
 	scaleTimeout   time.Duration
 	limit          time.Duration
 	skipScale      bool
+	sdkBuild       time.Duration
 }
 
 // benchEnv is what every scenario shares.
@@ -64,7 +65,13 @@ func main() {
 	flag.DurationVar(&o.scaleTimeout, "scale-timeout", 60*time.Second, "--timeout given to each secret-init of the scale scenario")
 	flag.DurationVar(&o.limit, "limit", 5*time.Minute, "the whole bench is abandoned after this long")
 	flag.BoolVar(&o.skipScale, "skip-scale", false, "skip the scale scenario")
+	flag.DurationVar(&o.sdkBuild, "sdk-build-timeout", 10*time.Minute, "bound on building the go-sdk program of the conformance module, before -limit starts")
 	flag.Parse()
+
+	fmt.Fprintln(os.Stderr, "bench: building the go-sdk program (conformance module)")
+	built := time.Now()
+	sdk := buildSDKProgram(o.sdkBuild)
+	fmt.Fprintf(os.Stderr, "bench: go-sdk program: %.0f s\n", time.Since(built).Seconds())
 
 	// Last resort: every loop below is bounded on its own; this ends the
 	// bench even if something unforeseen blocks.
@@ -72,13 +79,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: still running after %v; giving up\n", o.limit)
 		os.Exit(2)
 	})
-	if err := run(&o); err != nil {
+	err := run(&o, sdk)
+	sdk.remove()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(o *options) error {
+func run(o *options, sdk *sdkProgram) error {
 	bin, err := filepath.Abs(o.bin)
 	if err != nil {
 		return err
@@ -147,7 +156,7 @@ func run(o *options) error {
 		} else {
 			defer fxTLS.srv.Close()
 		}
-		benchPrefetch(o, env, fx, fxTLS).print(os.Stdout)
+		benchPrefetch(o, env, fx, fxTLS, sdk).print(os.Stdout)
 	}
 
 	if !o.skipScale {

@@ -182,7 +182,7 @@ func summarizeRequests(rs []infisicaltest.Request) reqSummary {
 // adds o.latency to every answer, interleaved with /bin/true so that the
 // difference is secret-init's own cost, and reads each start's requests
 // from the server's log.
-func benchPrefetch(o *options, env *benchEnv, fx, fxTLS *fixture) *table {
+func benchPrefetch(o *options, env *benchEnv, fx, fxTLS *fixture, sdk *sdkProgram) *table {
 	rt := o.latency
 	t := &table{
 		title: fmt.Sprintf("4. Prefetch: contracts needing %d folders × %d keys, test server adding %v to every answer; %d timed starts after %d warm-ups",
@@ -222,7 +222,7 @@ func benchPrefetch(o *options, env *benchEnv, fx, fxTLS *fixture) *table {
 		mTLS.row(t, "same over HTTPS (HTTP/2, --ca-cert: system roots + the test CA)", rt)
 	}
 
-	sdkRow(t, o, fx)
+	sdkRow(t, o, fx, sdk)
 
 	t.note("%s.", verified)
 	m.notes(t, "plain HTTP", rt)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -73,11 +74,8 @@ func buildRefs(root string) refPrograms {
 	var r refPrograms
 	build := func(dir, pkg string, out *string) {
 		bin := filepath.Join(root, "goref", "bin", filepath.Base(pkg))
-		cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pkg)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=", "GOTOOLCHAIN=local")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			r.err = errors.Join(r.err, fmt.Errorf("go build %s: %v: %s", pkg, err, strings.TrimSpace(string(msg))))
+		if err := goBuild(context.Background(), goBin, dir, pkg, bin); err != nil {
+			r.err = errors.Join(r.err, err)
 			return
 		}
 		*out = bin
@@ -85,13 +83,37 @@ func buildRefs(root string) refPrograms {
 	build(dir, "./empty", &r.empty)
 	build(dir, "./execwrap", &r.execWrap)
 	// linkedexec lives in this module, since it imports secret-init's
-	// packages; `go env GOMOD` finds the module from the working directory.
-	if gomod, err := exec.Command(goBin, "env", "GOMOD").Output(); err == nil && strings.TrimSpace(string(gomod)) != "" && strings.TrimSpace(string(gomod)) != os.DevNull {
-		build(filepath.Dir(strings.TrimSpace(string(gomod))), "secret-init/bench/refs/linkedexec", &r.linked)
+	// packages.
+	if mod, err := moduleDir(goBin); err == nil {
+		build(mod, "secret-init/bench/refs/linkedexec", &r.linked)
 	} else {
-		r.err = errors.Join(r.err, fmt.Errorf("linkedexec: not inside the secret-init module"))
+		r.err = errors.Join(r.err, fmt.Errorf("linkedexec: %w", err))
 	}
 	return r
+}
+
+// goBuild builds pkg in the module at dir the way secret-init is built,
+// with that module's own go.mod and no workspace.
+func goBuild(ctx context.Context, goBin, dir, pkg, out string) error {
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=", "GOTOOLCHAIN=local")
+	cmd.WaitDelay = 5 * time.Second // go's compilers may outlive a killed go
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v: %s", pkg, err, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// moduleDir is the root of the secret-init module: `go env GOMOD` finds
+// it from the working directory.
+func moduleDir(goBin string) (string, error) {
+	out, err := exec.Command(goBin, "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside the secret-init module")
+	}
+	return filepath.Dir(gomod), nil
 }
 
 // startupRow is one command of the interleaved loop.

@@ -1,10 +1,9 @@
-package infisicaltest_test
+package conformance_test
 
 // The official go-sdk and our client talk to the same seeded server and must
 // see the same secrets and the same errors. The SDK is the reference for the
 // wire protocol: if the fake drifted from what the SDK sends or expects, or our
-// client from what the fake answers, this test says so. The SDK is used only
-// here, in a _test file, so it never reaches the product binary.
+// client from what the fake answers, this test says so.
 
 import (
 	"context"
