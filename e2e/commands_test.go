@@ -135,9 +135,7 @@ func TestPlanJSONStableAndComplete(t *testing.T) {
 	env := []string{"API_TOKEN=" + canaryProcEnv}
 	first := f.command(env, "plan", "--service", "billing", "--output", "json")
 	second := f.command(env, "plan", "--service", "billing", "-o", "json")
-	if first.Code != 0 {
-		t.Fatalf("plan exit %d\n%s", first.Code, first.Stderr)
-	}
+	wantCode(t, first, 0)
 	if first.Stdout != second.Stdout {
 		t.Fatalf("two runs differ:\n%s\n---\n%s", first.Stdout, second.Stdout)
 	}
@@ -229,9 +227,7 @@ func TestPlanJSONStableAndComplete(t *testing.T) {
 func TestPlanTextAndErrors(t *testing.T) {
 	f := newOps(t)
 	r := f.command(nil, "plan")
-	if r.Code != 0 {
-		t.Fatalf("plan exit %d: %s", r.Code, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	wantLines(t, r.Stdout, "KEY", "TRANSPORT", "POSTGRES_DSN", "/shared/db", "contract.yaml:", "Folders a start would request (3):", "(never fetched)")
 
 	// Passthrough: still the whole plan, no network.
@@ -289,9 +285,7 @@ func TestCheckExitCodes(t *testing.T) {
 				fill(f, tt.drop)
 			}
 			text := f.command(tt.env, "check", tt.args...)
-			if text.Code != tt.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", text.Code, tt.code, text.Stdout, text.Stderr)
-			}
+			wantCode(t, text, tt.code)
 			if tt.code == 125 {
 				if text.Stdout != "" || strings.Count(strings.TrimSpace(text.Stderr), "\n") != 0 {
 					t.Errorf("usage error: stdout %q, stderr %q; want one line on stderr", text.Stdout, text.Stderr)
@@ -302,9 +296,7 @@ func TestCheckExitCodes(t *testing.T) {
 				t.Errorf("text output:\n%s\nstderr: %s", text.Stdout, text.Stderr)
 			}
 			r := f.command(tt.env, "check", append(tt.args, "--output", "json")...)
-			if r.Code != tt.code {
-				t.Fatalf("json: exit %d, want %d", r.Code, tt.code)
-			}
+			wantCode(t, r, tt.code)
 			rep := decodeReport(t, r)
 			if rep.Summary == nil || rep.Summary.OK != (tt.code == 0) {
 				t.Fatalf("summary %+v, want ok=%v", rep.Summary, tt.code == 0)
@@ -332,9 +324,7 @@ func TestCheckOrigins(t *testing.T) {
 	f.Server.SetSecret("dev", "/services/billing/db", "POSTGRES_DSN", canaryInfis)
 	f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "") // empty: the .env value holds
 	r := f.command([]string{"FEATURE_FLAG=" + canaryProcEnv}, "check", "--service", "billing", "-o", "json")
-	if r.Code != 0 {
-		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	rep := decodeReport(t, r)
 	want := map[string]string{
 		"POSTGRES_DSN":            "infisical:/services/billing/db",
@@ -368,9 +358,7 @@ func TestSeedDryRunWritesNothing(t *testing.T) {
 	f := newOps(t)
 	f.Server.SetSecret("dev", "/shared/db", "POSTGRES_DSN", canaryInfis)
 	r := f.command(nil, "seed", "--set-values")
-	if r.Code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	if n := f.writes(); n != 0 {
 		t.Fatalf("dry run sent %d write request(s): %+v", n, f.Server.Requests())
 	}
@@ -402,9 +390,7 @@ func TestSeedDryRunWritesNothing(t *testing.T) {
 func TestSeedExecuteIsIdempotent(t *testing.T) {
 	f := newOps(t)
 	r := f.command([]string{"API_TOKEN=" + canaryProcEnv}, "seed", "--execute", "--set-values")
-	if r.Code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	wantLines(t, r.Stdout,
 		"CREATE /shared/ (folder)", "CREATE /shared/db/ (folder)", "CREATE /shared/env/ (folder)",
 		"CREATE /shared/db/POSTGRES_POOL_MIN (value from .env)",
@@ -483,9 +469,7 @@ func TestSeedServiceTargetsAndFailures(t *testing.T) {
 	// that one create; the others must go on.
 	f.write("import.env", "POSTGRES_DSN=${NOPE}"+canaryImport+"\nAPI_TOKEN="+canaryImport+"\n")
 	r := f.command(nil, "seed", "--execute", "--service", "billing", "--set-values", "--import-env", "import.env")
-	if r.Code != 1 {
-		t.Fatalf("exit %d, want 1\n%s\n%s", r.Code, r.Stdout, r.Stderr)
-	}
+	wantCode(t, r, 1)
 	wantLines(t, r.Stdout,
 		"CREATE /services/ (folder)", "CREATE /services/billing/ (folder)", "CREATE /services/billing/db/ (folder)",
 		"FAILED /services/billing/db/POSTGRES_DSN: ",

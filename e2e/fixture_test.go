@@ -176,6 +176,15 @@ func (f *fixture) childEnv() map[string]string {
 	return ParseEnv(data)
 }
 
+// wantCount fails the test unless the server answered n requests of
+// method under path; why says what the number means.
+func wantCount(t *testing.T, srv *infisicaltest.Server, method, path string, n int, why string) {
+	t.Helper()
+	if got := srv.Count(method, path); got != n {
+		t.Errorf("%d %s %s requests, want %d (%s)", got, method, path, n, why)
+	}
+}
+
 // wantEnv checks env against want, where "<unset>" means absent.
 func wantEnv(t *testing.T, env map[string]string, want map[string]string) {
 	t.Helper()

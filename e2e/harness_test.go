@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"secret-init/launcher"
 )
 
@@ -167,6 +169,14 @@ func Run(t *testing.T, s Spec) Result {
 	return r
 }
 
+// wantCode stops the test unless r exited with code.
+func wantCode(t *testing.T, r Result, code int) {
+	t.Helper()
+	if r.Code != code {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.Code, code, r.Stdout, r.Stderr)
+	}
+}
+
 func exitCode(ps *os.ProcessState) int {
 	return launcher.ExitCode(ps.Sys().(syscall.WaitStatus))
 }
@@ -229,6 +239,15 @@ func needPIDNamespace(t *testing.T) {
 	t.Helper()
 	if err := pidNamespace(); err != nil {
 		t.Skipf("cannot make a PID namespace here (needs root and unshare): %v", err)
+	}
+}
+
+// needProgram skips where a program a test drives is not installed; CI
+// installs them all (.ci/run).
+func needProgram(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed", name)
 	}
 }
 
@@ -418,6 +437,107 @@ func (s *Session) wait() int {
 func (s *Session) stderrText() string {
 	b, _ := os.ReadFile(s.stderr.Name())
 	return string(b)
+}
+
+// openPTY returns a pseudo-terminal pair, opened with plain ioctls.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no /dev/ptmx: %v", err) // nothing to test without a pty
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(); s.Close() })
+	return m, s
+}
+
+// ptyRun is a run as the session leader of a new terminal, as a shell in
+// a terminal window or "docker run -t" starts it.
+type ptyRun struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	master *os.File
+	mu     sync.Mutex
+	out    bytes.Buffer
+	done   chan struct{}
+	code   int
+}
+
+// startPTY starts s with a new terminal as its stdio; the test types on
+// p.master. Env nil is cleanEnv with a dumb terminal and a "$ " prompt.
+func startPTY(t *testing.T, s Spec) *ptyRun {
+	t.Helper()
+	master, slave := openPTY(t)
+	p := &ptyRun{t: t, master: master, done: make(chan struct{})}
+	if s.Env == nil {
+		s.Env = cleanEnv("TERM=dumb", "PS1=$ ")
+	}
+	p.cmd = s.command(t, t.Context())
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		p.cmd.Wait()
+		p.code = exitCode(p.cmd.ProcessState)
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		for _, d := range descendants(p.cmd.Process.Pid) {
+			syscall.Kill(d.pid, syscall.SIGKILL)
+		}
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+func (p *ptyRun) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (p *ptyRun) waitOutput(what string) {
+	p.t.Helper()
+	waitFor(p.t, 15*time.Second, fmt.Sprintf("%q on the terminal (have %q)", what, p.output()), func() bool {
+		return strings.Contains(p.output(), what)
+	})
+}
+
+func (p *ptyRun) wait() int {
+	p.t.Helper()
+	select {
+	case <-p.done:
+		return p.code
+	case <-time.After(30 * time.Second):
+		p.t.Fatalf("did not exit; terminal: %q", p.output())
+		return 0
+	}
 }
 
 // waitFor polls cond until it holds, and fails the test after timeout.

@@ -7,20 +7,15 @@ package e2e
 // whole namespace down, which is how every such test cleans up.
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"secret-init/launcher"
 )
@@ -396,9 +391,7 @@ kill $p
 i=0; while [ $i -lt 600 ] && [ -n "$(ps -o pid= -p $p)" ]; do sleep 0.05; i=$((i+1)); done
 ps -o stat=,comm= -p $p || true`
 	r := Run(t, supervised.spec("sh", "-c", script))
-	if r.Code != 0 {
-		t.Fatalf("exit %d; stderr: %s", r.Code, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 	var parent, init string
 	fmt.Sscanf(lines[0], "orphan-parent=%s init=%s", &parent, &init)
@@ -483,6 +476,7 @@ exit 4`
 				t.Errorf("grandchild printed %q, want ready, then 15 (TERM) and 18 (CONT) once each", got)
 			}
 
+			os.Remove(filepath.Join(dir, "out")) // the script waits for a new "ready"
 			r := Run(t, leftover("1s", ""))
 			if r.Code != 4 {
 				t.Errorf("grace 1s: exit %d, want 4; stderr: %s", r.Code, r.Stderr)
@@ -593,113 +587,13 @@ func TestExecDashNamedProgram(t *testing.T) {
 	}
 }
 
-// openPTY returns a pseudo-terminal pair, opened with plain ioctls.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no /dev/ptmx: %v", err) // nothing to test without a pty
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close(); s.Close() })
-	return m, s
-}
-
-// ptyRun is a run as the session leader of a new terminal, as a shell in
-// a terminal window or "docker run -t" starts it.
-type ptyRun struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	master *os.File
-	mu     sync.Mutex
-	out    bytes.Buffer
-	done   chan struct{}
-	code   int
-}
-
-func startPTY(t *testing.T, w way, command ...string) *ptyRun {
-	t.Helper()
-	master, slave := openPTY(t)
-	p := &ptyRun{t: t, master: master, done: make(chan struct{})}
-	s := w.spec(command...)
-	s.Env = cleanEnv("TERM=dumb", "PS1=$ ")
-	p.cmd = s.command(t, t.Context())
-	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := master.Read(buf)
-			p.mu.Lock()
-			p.out.Write(buf[:n])
-			p.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		p.cmd.Wait()
-		p.code = exitCode(p.cmd.ProcessState)
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		for _, d := range descendants(p.cmd.Process.Pid) {
-			syscall.Kill(d.pid, syscall.SIGKILL)
-		}
-		p.cmd.Process.Kill()
-		<-p.done
-	})
-	return p
-}
-
-func (p *ptyRun) output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-func (p *ptyRun) waitOutput(what string) {
-	p.t.Helper()
-	waitFor(p.t, 15*time.Second, fmt.Sprintf("%q on the terminal (have %q)", what, p.output()), func() bool {
-		return strings.Contains(p.output(), what)
-	})
-}
-
-func (p *ptyRun) wait() int {
-	p.t.Helper()
-	select {
-	case <-p.done:
-		return p.code
-	case <-time.After(30 * time.Second):
-		p.t.Fatalf("did not exit; terminal: %q", p.output())
-		return 0
-	}
-}
-
 // TestPtyJobControl: under a terminal the child's group is the foreground
 // group, so an interactive shell gets job control ($- has m) instead of
 // stopping itself with SIGTTIN, and can run a job in the background.
 func TestPtyJobControl(t *testing.T) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash not installed")
-	}
+	needProgram(t, "bash")
 	for _, w := range []way{supervised, {"PID 1", true, supervised.args}} {
-		p := startPTY(t, w, "bash", "--norc", "--noprofile", "-i")
+		p := startPTY(t, w.spec("bash", "--norc", "--noprofile", "-i"))
 		p.master.WriteString(`echo "fl""ags=$-"` + "\n")
 		p.waitOutput("flags=")
 		out := p.output()
@@ -720,7 +614,7 @@ func TestPtyJobControl(t *testing.T) {
 // TestPtyCtrlC: Ctrl-C at the terminal ends the child with SIGINT.
 func TestPtyCtrlC(t *testing.T) {
 	for _, w := range []way{supervised, {"PID 1", true, supervised.args}} {
-		p := startPTY(t, w, "sh", "-c", "echo ready; exec sleep 100")
+		p := startPTY(t, w.spec("sh", "-c", "echo ready; exec sleep 100"))
 		p.waitOutput("ready")
 		waitFor(t, 10*time.Second, "sleep to start", func() bool { return count(p.cmd.Process.Pid, "sleep") == 1 })
 		p.master.Write([]byte{0x03})
@@ -735,10 +629,8 @@ func TestPtyCtrlC(t *testing.T) {
 // typed only once the process that must read them owns the terminal and
 // sleeps, waiting for input: typed earlier, bash could take them.
 func TestPtyCtrlZ(t *testing.T) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("bash not installed")
-	}
-	p := startPTY(t, execd, "bash", "--norc", "--noprofile", "-i")
+	needProgram(t, "bash")
+	p := startPTY(t, execd.spec("bash", "--norc", "--noprofile", "-i"))
 	bash := p.cmd.Process.Pid
 	reading := func(is func(proc) bool) func() bool {
 		return func() bool {

@@ -15,9 +15,7 @@ import (
 func TestPrefetchChildSeesFetchedValues(t *testing.T) {
 	f := newStore(t)
 	r := f.start(nil)
-	if r.Code != 0 {
-		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	wantEnv(t, f.childEnv(), map[string]string{
 		"POSTGRES_DSN":              canaryDSN,
 		"POSTGRES_POOL_MAX":         "10",
@@ -27,13 +25,8 @@ func TestPrefetchChildSeesFetchedValues(t *testing.T) {
 		"UNDECLARED_ADMIN_PASSWORD": "<unset>",    // in the folder, not declared
 		"INFISICAL_CLIENT_SECRET":   canaryClient, // all of .env reaches the command
 	})
-	// One login, then the two folders (/shared/db, /shared/env), once each.
-	if n := f.Server.Count("POST", "/api/v1/auth/"); n != 1 {
-		t.Errorf("%d logins, want 1", n)
-	}
-	if n := f.Server.Count("GET", "/api/v3/secrets/raw"); n != 2 {
-		t.Errorf("%d folder lists, want 2", n)
-	}
+	wantCount(t, f.Server, "POST", "/api/v1/auth/", 1, "one login")
+	wantCount(t, f.Server, "GET", "/api/v3/secrets/raw", 2, "/shared/db and /shared/env, once each")
 	if !strings.Contains(r.Stderr, "prefetch from Infisical") {
 		t.Errorf("no summary line in stderr: %s", r.Stderr)
 	}
@@ -44,9 +37,7 @@ func TestPrefetchPriority(t *testing.T) {
 	f.Server.SetSecret("dev", "/services/billing/db", "POSTGRES_POOL_MAX", "50")
 	f.Server.SetSecret("dev", "/services/billing/db", "POSTGRES_TIMEOUT_MS", "") // empty counts as absent
 	r := f.start([]string{"POSTGRES_POOL_MIN=from-env"}, "--service", "billing")
-	if r.Code != 0 {
-		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	wantEnv(t, f.childEnv(), map[string]string{
 		"POSTGRES_POOL_MIN":   "from-env", // process env beats Infisical and .env
 		"POSTGRES_POOL_MAX":   "50",       // the service folder beats the shared one
@@ -131,34 +122,31 @@ func TestPrefetchNoValueInLogsAtAnyLevel(t *testing.T) {
 }
 
 func TestPrefetchOtherAuthMethods(t *testing.T) {
-	t.Run("INFISICAL_TOKEN: no login request", func(t *testing.T) {
-		f := newStore(t)
-		f.Server.AddToken(canaryToken)
-		f.write(".env", "INFISICAL_TOKEN="+canaryToken+"\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
-		r := f.start([]string{"SLACK_CHANNEL_ID=x"}, "--required")
-		if r.Code != 0 {
-			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-		}
-		wantEnv(t, f.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN})
-		if n := f.Server.Count("POST", "/api/v1/auth/"); n != 0 {
-			t.Errorf("%d login requests with an access token, want 0", n)
-		}
-	})
-	t.Run("kubernetes", func(t *testing.T) {
-		f := newStore(t)
-		jwt := "eyJ." + canaryClient + ".sig"
-		f.Server.AddKubernetesIdentity("k8s-identity", jwt)
-		token := f.write("sa-token", jwt+"\n")
-		f.write(".env", "INFISICAL_AUTH_METHOD=kubernetes\nINFISICAL_IDENTITY_ID=k8s-identity\nINFISICAL_KUBERNETES_TOKEN_PATH="+token+"\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
-		r := f.start([]string{"SLACK_CHANNEL_ID=x"}, "--required")
-		if r.Code != 0 {
-			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-		}
-		wantEnv(t, f.childEnv(), map[string]string{"STRIPE_API_KEY": canaryStripe})
-		if n := f.Server.Count("POST", "/api/v1/auth/kubernetes-auth/login"); n != 1 {
-			t.Errorf("%d kubernetes logins, want 1", n)
-		}
-	})
+	for _, c := range []struct {
+		name   string
+		login  string // the path of the login request
+		logins int
+		setup  func(f *fixture) string // adds the identity; the .env to log in with
+	}{
+		{"INFISICAL_TOKEN: no login request", "/api/v1/auth/", 0, func(f *fixture) string {
+			f.Server.AddToken(canaryToken)
+			return "INFISICAL_TOKEN=" + canaryToken + "\n"
+		}},
+		{"kubernetes", "/api/v1/auth/kubernetes-auth/login", 1, func(f *fixture) string {
+			jwt := "eyJ." + canaryClient + ".sig"
+			f.Server.AddKubernetesIdentity("k8s-identity", jwt)
+			return "INFISICAL_AUTH_METHOD=kubernetes\nINFISICAL_IDENTITY_ID=k8s-identity\nINFISICAL_KUBERNETES_TOKEN_PATH=" + f.write("sa-token", jwt+"\n") + "\n"
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newStore(t)
+			f.write(".env", c.setup(f)+"INFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
+			r := f.start([]string{"SLACK_CHANNEL_ID=x"}, "--required")
+			wantCode(t, r, 0)
+			wantEnv(t, f.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN, "STRIPE_API_KEY": canaryStripe})
+			wantCount(t, f.Server, "POST", c.login, c.logins, c.name)
+		})
+	}
 	t.Run("no credentials", func(t *testing.T) {
 		f := newStore(t)
 		f.write(".env", "INFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
@@ -176,9 +164,7 @@ func TestPrefetchPathFolder(t *testing.T) {
 	f.Server.SetSecret("dev", "/apps/billing", "POSTGRES_DSN", "from-path-folder")
 	f.Server.SetSecret("dev", "/apps/billing", "EMPTY_ONE", "")
 	r := f.start([]string{"FEATURE_FLAG_X=1"}, "--path", "/apps/billing/")
-	if r.Code != 0 {
-		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-	}
+	wantCode(t, r, 0)
 	wantEnv(t, f.childEnv(), map[string]string{
 		"FEATURE_FLAG": "on",      // every key of a --path folder
 		"POSTGRES_DSN": canaryDSN, // the contract's folder keeps its key
