@@ -11,45 +11,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"secret-init/e2e"
 )
-
-// memSample is what /proc/<pid>/status says about a supervisor.
-type memSample struct {
-	rssKB, hwmKB, anonKB, fileKB int64
-	threads                      int
-}
-
-func readStatus(pid int) (memSample, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return memSample{}, err
-	}
-	var m memSample
-	for _, l := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			m.rssKB = n
-		case "VmHWM":
-			m.hwmKB = n
-		case "RssAnon":
-			m.anonKB = n
-		case "RssFile":
-			m.fileKB = n
-		case "Threads":
-			m.threads = int(n)
-		}
-	}
-	return m, nil
-}
 
 // childNamed finds a child of pid (of any of its threads) whose comm is
 // name: /proc/<pid>/task/*/children lists it from fork on, before the
@@ -74,8 +38,8 @@ func childNamed(pid int, name string) int {
 }
 
 type memResult struct {
-	early   memSample // 200 ms after the sleep started: start-up still resident
-	samples []memSample
+	early   e2e.Status // 200 ms after the sleep started: start-up still resident
+	samples []e2e.Status
 	err     error
 }
 
@@ -107,7 +71,7 @@ func supervisorMemory(c cmdSpec) memResult {
 		res.err = fmt.Errorf("the sleep never showed up as a child")
 	} else {
 		time.Sleep(200 * time.Millisecond)
-		if m, err := readStatus(pid); err == nil {
+		if m, err := e2e.ReadStatus(pid); err == nil {
 			res.early = m
 		}
 		time.Sleep(1300 * time.Millisecond)
@@ -115,7 +79,7 @@ func supervisorMemory(c cmdSpec) memResult {
 			if i > 0 {
 				time.Sleep(100 * time.Millisecond)
 			}
-			m, err := readStatus(pid)
+			m, err := e2e.ReadStatus(pid)
 			if err != nil {
 				res.err = err
 				break
@@ -168,10 +132,10 @@ func benchMemory(env *benchEnv, fx *fixture) *table {
 		hwm, threads := int64(0), 0
 		lastS := r.samples[len(r.samples)-1]
 		for _, s := range r.samples {
-			rss = append(rss, s.rssKB)
-			strs = append(strs, fmt.Sprint(s.rssKB))
-			hwm = max(hwm, s.hwmKB)
-			threads = max(threads, s.threads)
+			rss = append(rss, s.RSS)
+			strs = append(strs, fmt.Sprint(s.RSS))
+			hwm = max(hwm, s.HWM)
+			threads = max(threads, s.Threads)
 		}
 		sorted := slices.Clone(rss)
 		slices.Sort(sorted)
@@ -180,7 +144,7 @@ func benchMemory(env *benchEnv, fx *fixture) *table {
 		if c.target {
 			v = verdict(med <= targetKB)
 		}
-		t.add(c.spec.name, fmt.Sprint(r.early.rssKB), strings.Join(strs, " / "), fmt.Sprintf("%.2f", float64(med)/1024), fmt.Sprint(lastS.anonKB), fmt.Sprint(lastS.fileKB), fmt.Sprint(hwm), fmt.Sprint(threads), v)
+		t.add(c.spec.name, fmt.Sprint(r.early.RSS), strings.Join(strs, " / "), fmt.Sprintf("%.2f", float64(med)/1024), fmt.Sprint(lastS.Anon), fmt.Sprint(lastS.File), fmt.Sprint(hwm), fmt.Sprint(threads), v)
 		if r.err != nil {
 			t.note("%s: %v", c.spec.name, r.err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"secret-init/e2e"
 	"secret-init/infisical/infisicaltest"
 	"secret-init/launcher"
 )
@@ -21,7 +22,8 @@ const (
 )
 
 // fixture is one service's inputs (contracts and a transport map in a temp
-// dir) and an in-process Infisical test server holding their secrets.
+// dir) and an in-process Infisical test server holding their secrets: an
+// e2e.Service, with what the bench checks and times besides.
 type fixture struct {
 	bin       string
 	dir       string // working directory: holds no .env
@@ -47,63 +49,50 @@ func folderPath(i int) string { return fmt.Sprintf("/shared/t%d", i) }
 // newFixture writes contracts that need transports t1..t8, a transport map
 // that gives each 10 keys, and seeds the server with those keys plus one
 // undeclared key per folder (which must never reach the command).
-func newFixture(root, name, bin string, plainEnv []string, opts ...infisicaltest.Option) (*fixture, error) {
-	return makeFixture(root, name, bin, plainEnv, false, opts...)
+func newFixture(root, name, bin string, plainEnv []string) (*fixture, error) {
+	return makeFixture(root, name, bin, plainEnv, false)
 }
 
 // newTLSFixture is newFixture over HTTPS with HTTP/2, the way a real
 // Infisical answers; secret-init gets the test CA with --ca-cert.
-func newTLSFixture(root, name, bin string, plainEnv []string, opts ...infisicaltest.Option) (*fixture, error) {
-	return makeFixture(root, name, bin, plainEnv, true, append(opts, infisicaltest.WithHTTP2())...)
+func newTLSFixture(root, name, bin string, plainEnv []string) (*fixture, error) {
+	return makeFixture(root, name, bin, plainEnv, true, infisicaltest.WithHTTP2())
 }
 
 func makeFixture(root, name, bin string, plainEnv []string, useTLS bool, opts ...infisicaltest.Option) (*fixture, error) {
-	f := &fixture{bin: bin, dir: filepath.Join(root, name), want: map[string]string{}}
-	f.contracts = filepath.Join(f.dir, "contracts")
-	f.tmap = filepath.Join(f.dir, "transport-map.yaml")
-	if err := os.MkdirAll(filepath.Join(f.contracts, "node_bench"), 0o755); err != nil {
-		return nil, err
-	}
+	f := &fixture{bin: bin, want: map[string]string{}}
+	f.clientID, f.secret = "bench-"+randHex(4), randHex(16)
+	folders := map[string]map[string]string{}
 	var tm, ct strings.Builder
 	tm.WriteString("transports:\n")
 	ct.WriteString("name: node_bench\nhandler_routing:\n  routing_strategy: operation_match\n  handlers:\n")
-	if useTLS {
-		f.srv = infisicaltest.NewUnstartedServer(opts...)
-		if err := f.srv.StartTLS("127.0.0.1:0"); err != nil {
-			return nil, err
-		}
-		f.caFile = filepath.Join(f.dir, "ca.pem")
-		if err := os.WriteFile(f.caFile, f.srv.CACertPEM(), 0o644); err != nil {
-			f.srv.Close()
-			return nil, err
-		}
-	} else {
-		f.srv = infisicaltest.NewServer(opts...)
-	}
-	f.clientID, f.secret = "bench-"+randHex(4), randHex(16)
-	f.srv.AddUniversalIdentity(f.clientID, f.secret)
 	for i := 1; i <= nFolders; i++ {
+		folder := map[string]string{}
 		var keys []string
 		for k := 1; k <= keysPerFd; k++ {
 			key := fmt.Sprintf("T%d_K%02d", i, k)
 			keys = append(keys, key)
 			f.want[key] = fmt.Sprintf("v-%s-%s", key, randHex(6))
-			f.srv.SetSecret("dev", folderPath(i), key, f.want[key])
+			folder[key] = f.want[key]
 		}
 		hidden := fmt.Sprintf("T%d_UNDECLARED", i)
 		f.hidden = append(f.hidden, hidden)
-		f.srv.SetSecret("dev", folderPath(i), hidden, "undeclared-"+randHex(6))
+		folder[hidden] = "undeclared-" + randHex(6)
+		folders[folderPath(i)] = folder
 		fmt.Fprintf(&tm, "  t%d:\n    keys: [%s]\n", i, strings.Join(keys, ", "))
 		fmt.Fprintf(&ct, "    - operation: op_%d\n      handler_type: t%d\n", i, i)
 	}
-	if err := os.WriteFile(f.tmap, []byte(tm.String()), 0o644); err != nil {
-		f.srv.Close()
+	seed := infisicaltest.Seed{
+		Identities:   []infisicaltest.SeedIdentity{{ClientID: f.clientID, ClientSecret: f.secret}},
+		Environments: map[string]infisicaltest.SeedEnvironment{"dev": {Folders: folders}},
+	}
+	files := map[string]string{"transport-map.yaml": tm.String(), "contracts/node_bench/contract.yaml": ct.String()}
+	svc, err := e2e.NewService(filepath.Join(root, name), files, seed, useTLS, opts...)
+	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(f.contracts, "node_bench", "contract.yaml"), []byte(ct.String()), 0o644); err != nil {
-		f.srv.Close()
-		return nil, err
-	}
+	f.dir, f.contracts, f.srv, f.caFile = svc.Dir, svc.Contracts, svc.Server, svc.CACert
+	f.tmap = filepath.Join(f.dir, "transport-map.yaml")
 	f.env = append(slices.Clone(plainEnv),
 		"INFISICAL_ADDR="+f.srv.URL,
 		"INFISICAL_CLIENT_ID="+f.clientID,
@@ -127,12 +116,7 @@ func (f *fixture) secretInit(name string, args ...string) cmdSpec {
 // checkEnv compares what a command printed with `env` against the
 // fixture: every declared key with its value, no undeclared key.
 func (f *fixture) checkEnv(data []byte) (good, bad int, leaked bool) {
-	got := map[string]string{}
-	for _, l := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok {
-			got[k] = v
-		}
-	}
+	got := e2e.ParseEnv(data)
 	for k, v := range f.want {
 		if got[k] == v {
 			good++

@@ -36,13 +36,14 @@ func benchScale(o *options, env *benchEnv) *table {
 			o.procs, o.rate, o.burst, o.latency, o.scaleTimeout),
 		head: []string{"measure", "value", "target", "verdict"},
 	}
-	fx, err := newFixture(env.root, "scale", env.bin, env.plainEnv,
-		infisicaltest.WithLatency(o.latency), infisicaltest.WithRateLimit(o.rate, o.burst))
+	fx, err := newFixture(env.root, "scale", env.bin, env.plainEnv)
 	if err != nil {
 		t.note("not measured: %v", err)
 		return t
 	}
 	defer fx.srv.Close()
+	fx.srv.SetLatency(o.latency)
+	fx.srv.RateLimit(o.rate, o.burst)
 	outDir := filepath.Join(fx.dir, "out")
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		t.note("not measured: %v", err)

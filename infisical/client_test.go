@@ -26,9 +26,9 @@ const (
 )
 
 // fixture is a seeded server plus a logged-in client.
-func fixture(t *testing.T, opts ...infisicaltest.Option) (*infisicaltest.Server, *infisical.Client) {
+func fixture(t *testing.T) (*infisicaltest.Server, *infisical.Client) {
 	t.Helper()
-	s := infisicaltest.NewServer(opts...)
+	s := infisicaltest.NewServer()
 	t.Cleanup(s.Close)
 	s.AddUniversalIdentity(clientID, clientSecret)
 	s.SetSecret("dev", "/shared/db", "POSTGRES_DSN", "postgres://db/app")
@@ -449,7 +449,8 @@ func TestNoSecretsInErrors(t *testing.T) {
 }
 
 func TestConcurrentLists(t *testing.T) {
-	s, c := fixture(t, infisicaltest.WithLatency(20*time.Millisecond))
+	s, c := fixture(t)
+	s.SetLatency(20 * time.Millisecond)
 	for i := range 16 {
 		s.SetSecret("dev", fmt.Sprintf("/svc/%02d", i), "K", fmt.Sprint(i))
 	}

@@ -82,8 +82,9 @@ func (st *storm) count() int {
 func TestThrottleSharedByParallelCalls(t *testing.T) {
 	t.Parallel()
 	run := func(t *testing.T, d, stagger time.Duration) (lists int) {
-		s := infisicaltest.NewServer(infisicaltest.WithLatency(20 * time.Millisecond))
+		s := infisicaltest.NewServer()
 		t.Cleanup(s.Close)
+		s.SetLatency(20 * time.Millisecond)
 		s.AddUniversalIdentity(clientID, clientSecret)
 		for i := range 8 {
 			s.SetSecret("dev", fmt.Sprintf("/svc/%d", i), "K", fmt.Sprint(i))

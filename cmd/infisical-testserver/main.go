@@ -36,7 +36,8 @@ func run() error {
 	caOut := flag.String("ca-out", "", "with --tls: file to write the CA certificate PEM to")
 	flag.Parse()
 
-	s := infisicaltest.NewUnstartedServer(infisicaltest.WithLatency(*latency))
+	s := infisicaltest.NewUnstartedServer()
+	s.SetLatency(*latency)
 	if *rate > 0 {
 		b := *burst
 		if b <= 0 {

@@ -24,7 +24,11 @@
 //
 // Knobs inject what a real deployment does on a bad day: latency, stalls,
 // 5xx with HTML bodies, 429 with Retry-After, a token-bucket rate limit,
-// connections reset mid-answer, and arbitrary raw answers.
+// connections reset mid-answer, and arbitrary raw answers. Each is a method
+// (SetLatency, Stall, FailNext, RateLimit, ResetMidAnswer, RawAnswer), to be
+// called before or after Start; the one Option, WithHTTP2, shapes the
+// listener and so comes before it. Client gives an *http.Client for the
+// server, as httptest.Server.Client does.
 //
 // # Seed files
 //
@@ -91,6 +95,7 @@ type Server struct {
 	http2     bool // offer h2 over TLS (WithHTTP2)
 	srv       *http.Server
 	caPEM     []byte
+	client    *http.Client
 	closed    chan struct{}
 	closeOnce sync.Once
 
@@ -124,24 +129,14 @@ type Request struct {
 	At           time.Time
 }
 
-// Option configures a server at construction.
+// Option configures what must be fixed before a server starts listening.
+// Every other knob is a method, which may be called before or after start.
 type Option func(*Server)
-
-// WithProject sets the project ID (workspaceId) the server holds.
-func WithProject(id string) Option { return func(s *Server) { s.project = id } }
 
 // WithHTTP2 makes a TLS server offer HTTP/2, as Infisical behind its usual
 // proxies does, so that a client's parallel requests share one connection.
 // ResetMidAnswer then resets the one stream, not the shared connection.
 func WithHTTP2() Option { return func(s *Server) { s.http2 = true } }
-
-// WithLatency adds d to every answer.
-func WithLatency(d time.Duration) Option { return func(s *Server) { s.latency = d } }
-
-// WithRateLimit limits all requests to perSecond with the given burst.
-func WithRateLimit(perSecond float64, burst int) Option {
-	return func(s *Server) { s.bucket = newBucket(perSecond, burst) }
-}
 
 // NewUnstartedServer builds a server without a listener; serve it with Start
 // or use it as an http.Handler.
@@ -214,6 +209,7 @@ func (s *Server) start(addr string, cfg *tls.Config) error {
 		// Clients that reject the test CA on purpose would log handshake errors.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
+	s.client = s.newClient()
 	if cfg != nil && s.http2 {
 		// ServeTLS sets up h2 on the server; cfg already holds the
 		// certificate.
@@ -238,12 +234,33 @@ func (s *Server) start(addr string, cfg *tls.Config) error {
 // CACertPEM is the PEM of the CA that signed a TLS server's certificate.
 func (s *Server) CACertPEM() []byte { return append([]byte(nil), s.caPEM...) }
 
+// Client is an HTTP client for this server, as httptest.Server.Client is:
+// it trusts a TLS server's CA, speaks HTTP/2 where WithHTTP2 offers it, and
+// its idle connections close with the server. It is an *http.Client, not
+// secret-init's own client, so that the double does not depend on the code
+// it checks; pass it as infisical.Config.HTTPClient to get ours. Nil before
+// Start.
+func (s *Server) Client() *http.Client { return s.client }
+
+func (s *Server) newClient() *http.Client {
+	tr := &http.Transport{ForceAttemptHTTP2: s.http2}
+	if s.caPEM != nil {
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(s.caPEM)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	return &http.Client{Transport: tr}
+}
+
 // Close stops the listener, drops every connection and ends stalled answers.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		if s.srv != nil {
 			_ = s.srv.Close()
+		}
+		if s.client != nil {
+			s.client.CloseIdleConnections()
 		}
 	})
 }
@@ -262,7 +279,7 @@ func (s *Server) ProjectID() string {
 	return s.project
 }
 
-// SetLatency adds d to every answer from now on.
+// SetLatency adds d to every answer from now on; 0 removes it.
 func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	s.latency = d

@@ -3,8 +3,6 @@ package infisicaltest_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -502,6 +500,24 @@ func TestSeed(t *testing.T) {
 	}
 }
 
+// TestClientTrustsTheServer: Client talks to a TLS server whose CA no one
+// else trusts, as httptest.Server.Client does.
+func TestClientTrustsTheServer(t *testing.T) {
+	s := infisicaltest.NewTLSServer()
+	defer s.Close()
+	if _, err := http.Get(s.URL + "/api/status"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("the default client trusted the test CA: %v", err)
+	}
+	resp, err := s.Client().Get(s.URL + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 1 {
+		t.Errorf("%s %d, want HTTP/1.1 200 (no HTTP/2 without WithHTTP2)", resp.Proto, resp.StatusCode)
+	}
+}
+
 // TestHTTP2 checks that WithHTTP2 serves h2 over TLS, so that a client's
 // parallel requests share one connection as they do against Infisical.
 func TestHTTP2(t *testing.T) {
@@ -510,10 +526,7 @@ func TestHTTP2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.CACertPEM())
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
-	resp, err := c.Post(s.URL+"/api/v1/auth/universal-auth/login", "application/json", strings.NewReader(`{}`))
+	resp, err := s.Client().Post(s.URL+"/api/v1/auth/universal-auth/login", "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

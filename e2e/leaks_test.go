@@ -1,42 +1,35 @@
-package main
+package e2e
 
-// The no-leak test (issue 5): every mode and failure path secret-init has,
-// at every verbose log setting, with a unique canary in every place a
-// value can come from; none may reach secret-init's stdout or stderr.
+// The no-leak test: every mode and failure path secret-init has, at every
+// verbose log setting, with a canary in every place a value can come from;
+// none may reach secret-init's stdout or stderr (Run checks each run).
 
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"secret-init/infisical/infisicaltest"
 )
 
-// One canary per source of values. Each says where it came from, so that
-// a failure names the leaking source at once.
-const (
-	leakDotenv       = "LEAKCANARY-dotenv-value-41c7"
-	leakDotenvQuoted = "LEAKCANARY-dotenv-quoted-9d02"
-	leakClientSecret = "LEAKCANARY-client-secret-e5b3"
-	leakToken        = "LEAKCANARY-access-token-07fa"
-	leakInfisical    = "LEAKCANARY-infisical-value-c21d"
-	leakUndeclared   = "LEAKCANARY-infisical-undeclared-6b88"
-	leakPathFolder   = "LEAKCANARY-infisical-path-folder-3a9e"
-	leakProcEnv      = "LEAKCANARY-process-env-value-58d1"
-	leakProcDeclared = "LEAKCANARY-process-env-declared-b410"
-	leakImport       = "LEAKCANARY-import-env-file-2f6c"
-	leakBadLine      = "LEAKCANARY-bad-dotenv-line-8e35"
-	leakAnswer       = "LEAKCANARY-raw-answer-body-d7a0"
-)
+// leakDotenv logs in as leaky, and holds a plain and a quoted value.
+const leakDotenv = "INFISICAL_CLIENT_ID=leaky\nINFISICAL_CLIENT_SECRET=" + canaryClient +
+	"\nINFISICAL_PROJECT_ID=" + infisicaltest.DefaultProject +
+	"\nSLACK_CHANNEL_ID=" + canaryDotenv + "\nPOSTGRES_POOL_MIN=\"" + canaryQuoted + "\"\n"
 
-var leakCanaries = []string{
-	leakDotenv, leakDotenvQuoted, leakClientSecret, leakToken, leakInfisical, leakUndeclared,
-	leakPathFolder, leakProcEnv, leakProcDeclared, leakImport, leakBadLine, leakAnswer,
-	"LEAKCANARY", // any part of one
+// leakSeed is node_store's seed with a canary in the fetched folder, the
+// identity and token of the scenarios, and a --path folder.
+func leakSeed() infisicaltest.Seed {
+	s := storeSeed()
+	s.Identities = append(s.Identities, infisicaltest.SeedIdentity{ClientID: "leaky", ClientSecret: canaryClient})
+	s.Tokens = []string{canaryToken}
+	folders := s.Environments["dev"].Folders
+	folders["/shared/db"]["POSTGRES_DSN"] = canaryInfis
+	folders["/extra"] = map[string]string{"EXTRA_TOKEN": canaryPath}
+	return s
 }
 
 // leakScenario is one run: what to change on a fresh fixture, the
@@ -48,12 +41,7 @@ type leakScenario struct {
 }
 
 func TestLeakNoCanaryInOutput(t *testing.T) {
-	tokenEnv := []string{"INFISICAL_AUTH_METHOD=token", "INFISICAL_TOKEN=" + leakToken}
-	writeDotenv := func(f *fixture, extra string) {
-		f.write(".env", "INFISICAL_CLIENT_ID=leaky\nINFISICAL_CLIENT_SECRET="+leakClientSecret+
-			"\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+
-			"\nSLACK_CHANNEL_ID="+leakDotenv+"\nPOSTGRES_POOL_MIN=\""+leakDotenvQuoted+"\"\n"+extra)
-	}
+	tokenEnv := []string{"INFISICAL_AUTH_METHOD=token", "INFISICAL_TOKEN=" + canaryToken}
 	none := func(t *testing.T, f *fixture) ([]string, []string) { return nil, nil }
 	scenarios := []leakScenario{
 		{"passthrough", func(t *testing.T, f *fixture) ([]string, []string) {
@@ -67,11 +55,11 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 			return nil, []string{"--path", "/extra"}
 		}, true},
 		{"missing key warns", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
+			f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
 			return nil, nil
 		}, true},
 		{"--required with a missing key", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
+			f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
 			return nil, []string{"--required"}
 		}, true},
 		{"--required with a dead server", func(t *testing.T, f *fixture) ([]string, []string) {
@@ -81,13 +69,13 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 			return []string{"INFISICAL_ADDR=" + closedPort(t)}, []string{"--timeout", "500ms"}
 		}, true},
 		{"login refused (wrong secret)", func(t *testing.T, f *fixture) ([]string, []string) {
-			return []string{"INFISICAL_CLIENT_SECRET=wrong-" + leakClientSecret}, []string{"--required"}
+			return []string{"INFISICAL_CLIENT_SECRET=wrong-" + canaryClient}, []string{"--required"}
 		}, true},
 		{"token refused", func(t *testing.T, f *fixture) ([]string, []string) {
-			return []string{"INFISICAL_AUTH_METHOD=token", "INFISICAL_TOKEN=wrong-" + leakToken}, []string{"--required"}
+			return []string{"INFISICAL_AUTH_METHOD=token", "INFISICAL_TOKEN=wrong-" + canaryToken}, []string{"--required"}
 		}, true},
 		{"folder denied (403)", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.AddUniversalIdentity("denied", leakClientSecret, infisicaltest.DenyFolder("dev", "/shared/db"))
+			f.Server.AddUniversalIdentity("denied", canaryClient, infisicaltest.DenyFolder("dev", "/shared/db"))
 			return []string{"INFISICAL_CLIENT_ID=denied"}, []string{"--required"}
 		}, true},
 		// A server (or a proxy) that echoes a credential it was sent: the
@@ -95,57 +83,57 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 		// echoed, so each variant echoes only its own.)
 		{"error message echoing the access token", func(t *testing.T, f *fixture) ([]string, []string) {
 			for range 2 {
-				f.srv.RawAnswer(infisicaltest.RawAnswer{Status: 403, ContentType: "application/json",
-					Body: []byte(`{"reqId":"req-x","statusCode":403,"error":"PermissionDenied","message":"token ` + leakToken + ` is not allowed"}`)})
+				f.Server.RawAnswer(infisicaltest.RawAnswer{Status: 403, ContentType: "application/json",
+					Body: []byte(`{"reqId":"req-x","statusCode":403,"error":"PermissionDenied","message":"token ` + canaryToken + ` is not allowed"}`)})
 			}
 			return tokenEnv, []string{"--required"}
 		}, true},
 		{"error message echoing the client secret", func(t *testing.T, f *fixture) ([]string, []string) {
 			for range 2 {
-				f.srv.RawAnswer(infisicaltest.RawAnswer{Status: 400, ContentType: "application/json",
-					Body: []byte(`{"reqId":"req-x","statusCode":400,"error":"BadRequest","message":[{"path":["clientSecret"],"message":"bad ` + leakClientSecret + `","received":"` + leakClientSecret + `"}]}`)})
+				f.Server.RawAnswer(infisicaltest.RawAnswer{Status: 400, ContentType: "application/json",
+					Body: []byte(`{"reqId":"req-x","statusCode":400,"error":"BadRequest","message":[{"path":["clientSecret"],"message":"bad ` + canaryClient + `","received":"` + canaryClient + `"}]}`)})
 			}
 			return nil, []string{"--required"}
 		}, true},
 		{"malformed JSON answer", func(t *testing.T, f *fixture) ([]string, []string) {
 			for range 2 {
-				f.srv.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"secrets":[{"secretKey":"POSTGRES_DSN","secretValue":"` + leakAnswer)})
+				f.Server.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"secrets":[{"secretKey":"POSTGRES_DSN","secretValue":"` + canaryAnswer)})
 			}
 			return nil, []string{"--required"}
 		}, true},
 		{"wrong shape answer", func(t *testing.T, f *fixture) ([]string, []string) {
 			for range 2 {
-				f.srv.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"secrets":[{"secretKey":["` + leakAnswer + `"]}],"imports":[]}`)})
+				f.Server.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: []byte(`{"secrets":[{"secretKey":["` + canaryAnswer + `"]}],"imports":[]}`)})
 			}
 			return nil, []string{"--required"}
 		}, true},
 		{"200 HTML answer", func(t *testing.T, f *fixture) ([]string, []string) {
 			for range 2 {
-				f.srv.RawAnswer(infisicaltest.RawAnswer{ContentType: "text/html", Body: []byte("<p>" + leakAnswer + "</p>")})
+				f.Server.RawAnswer(infisicaltest.RawAnswer{ContentType: "text/html", Body: []byte("<p>" + canaryAnswer + "</p>")})
 			}
 			return nil, []string{"--required"}
 		}, true},
 		{"answer over the cap", func(t *testing.T, f *fixture) ([]string, []string) {
-			body := []byte(`{"secrets":[{"secretKey":"A","secretValue":"` + strings.Repeat(leakAnswer, (33<<20)/len(leakAnswer)) + `"}],"imports":[]}`)
+			body := []byte(`{"secrets":[{"secretKey":"A","secretValue":"` + strings.Repeat(canaryAnswer, (33<<20)/len(canaryAnswer)) + `"}],"imports":[]}`)
 			for range 2 {
-				f.srv.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: body})
+				f.Server.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: body})
 			}
 			return nil, []string{"--required"}
 		}, true},
 		{"503 throughout", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.FailNext(1<<20, 503)
+			f.Server.FailNext(1<<20, 503)
 			return nil, []string{"--required", "--timeout", "500ms"}
 		}, true},
 		{"reset mid-answer throughout", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.ResetMidAnswer(1 << 20)
+			f.Server.ResetMidAnswer(1 << 20)
 			return nil, []string{"--required", "--timeout", "500ms"}
 		}, true},
 		{"NUL byte in a value", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.SetSecret("dev", "/shared/db", "POSTGRES_TIMEOUT_MS", leakInfisical+"\x00"+leakInfisical)
+			f.Server.SetSecret("dev", "/shared/db", "POSTGRES_TIMEOUT_MS", canaryInfis+"\x00"+canaryInfis)
 			return nil, nil
 		}, true},
 		{"invalid key in a --path folder", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.SetSecret("dev", "/extra", "BAD-KEY", leakPathFolder)
+			f.Server.SetSecret("dev", "/extra", "BAD-KEY", canaryPath)
 			return nil, []string{"--path", "/extra"}
 		}, true},
 		{"untrusted TLS certificate", func(t *testing.T, f *fixture) ([]string, []string) {
@@ -154,16 +142,16 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 			return []string{"INFISICAL_ADDR=" + s.URL}, []string{"--required"}
 		}, true},
 		{"bad .env line", func(t *testing.T, f *fixture) ([]string, []string) {
-			writeDotenv(f, "BROKEN=\""+leakBadLine+"\n")
+			f.write(".env", leakDotenv+"BROKEN=\""+canaryBadInput+"\n")
 			return nil, nil
 		}, true},
 		{"broken contract warns", func(t *testing.T, f *fixture) ([]string, []string) {
-			os.MkdirAll(filepath.Join(f.contracts, "broken"), 0o755)
+			os.MkdirAll(filepath.Join(f.Contracts, "broken"), 0o755)
 			f.write("contracts/broken/contract.yaml", "metadata: [\n")
 			return nil, nil
 		}, true},
 		{"broken contract with --required", func(t *testing.T, f *fixture) ([]string, []string) {
-			os.MkdirAll(filepath.Join(f.contracts, "broken"), 0o755)
+			os.MkdirAll(filepath.Join(f.Contracts, "broken"), 0o755)
 			f.write("contracts/broken/contract.yaml", "metadata: [\n")
 			return nil, []string{"--required"}
 		}, true},
@@ -188,12 +176,12 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 		{"plan -o json", func(t *testing.T, f *fixture) ([]string, []string) { return nil, []string{"plan", "-o", "json"} }, false},
 		{"seed dry run", func(t *testing.T, f *fixture) ([]string, []string) { return nil, []string{"seed"} }, false},
 		{"seed dry run --set-values", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.srv.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
+			f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
 			return nil, []string{"seed", "--set-values", "--overwrite-existing"}
 		}, false},
 		{"seed dry run --import-env", func(t *testing.T, f *fixture) ([]string, []string) {
-			f.write("import.env", "POSTGRES_POOL_MAX="+leakImport+"\nPOSTGRES_DSN="+leakImport+"\n")
-			return nil, []string{"seed", "--set-values", "--import-env", filepath.Join(f.dir, "import.env")}
+			f.write("import.env", "POSTGRES_POOL_MAX="+canaryImport+"\nPOSTGRES_DSN="+canaryImport+"\n")
+			return nil, []string{"seed", "--set-values", "--import-env", filepath.Join(f.Dir, "import.env")}
 		}, false},
 	}
 
@@ -218,52 +206,34 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 	codes := map[string]map[int]bool{}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			f := newFixture(t)
-			writeDotenv(f, "")
-			f.srv.AddUniversalIdentity("leaky", leakClientSecret)
-			f.srv.AddToken(leakToken)
-			f.srv.SetSecret("dev", "/shared/db", "POSTGRES_DSN", leakInfisical)
-			f.srv.SetSecret("dev", "/shared/db", "UNDECLARED_ADMIN_PASSWORD", leakUndeclared)
-			f.srv.SetSecret("dev", "/extra", "EXTRA_TOKEN", leakPathFolder)
+			f := newFixture(t, leakSeed(), map[string]string{
+				"contracts/node_store/contract.yaml": storeContract,
+				".env":                               leakDotenv,
+			}, false)
 			env, args := sc.prepare(t, f)
+			env = slices.Concat([]string{
+				"STRIPE_API_KEY=" + canaryDeclared, // declared, in the environment: not fetched
+				"MY_OWN_SECRET=" + canaryProcEnv,   // undeclared process env
+			}, env)
+			codes[sc.name] = map[int]bool{}
 			for _, lg := range logs {
-				argv := []string{}
 				// Global flags go before the subcommand's own words.
-				argv = append(argv, lg...)
-				argv = append(argv, "--contracts", f.contracts)
-				argv = append(argv, args...)
+				argv := slices.Concat(lg, []string{"--contracts", f.Contracts}, args)
 				if sc.command {
 					argv = append(argv, "--", "true")
 				}
-				cmd := exec.Command(bin, argv...)
-				cmd.Dir = f.dir
-				cmd.Env = cleanEnv(append([]string{
-					"INFISICAL_ADDR=" + f.srv.URL,
-					"STRIPE_API_KEY=" + leakProcDeclared, // declared, in the environment: not fetched
-					"MY_OWN_SECRET=" + leakProcEnv,       // undeclared process env
-				}, env...)...)
-				r := runCmd(t, 30*time.Second, cmd)
+				// Run fails the test for any canary in the output.
+				r := Run(t, Spec{Args: argv, Env: f.env(env...), Dir: f.Dir})
 				if r.Code != fails[sc.name] {
 					t.Errorf("%s %v: exit %d, want %d: this scenario did not take its path\n%s", sc.name, lg, r.Code, fails[sc.name], r.Stderr)
 				}
-				for _, c := range leakCanaries {
-					for stream, out := range map[string]string{"stdout": r.Stdout, "stderr": r.Stderr} {
-						if strings.Contains(out, c) {
-							t.Errorf("%s %v: canary %s leaked into %s (exit %d):\n%s", sc.name, lg, c, stream, r.Code, out)
-						}
-					}
-				}
 				noStackTrace(t, r)
-				if codes[sc.name] == nil {
-					codes[sc.name] = map[int]bool{}
-				}
 				codes[sc.name][r.Code] = true
 				if r.Stdout == "" && r.Stderr == "" && !sc.command {
 					t.Errorf("%s %v: no output at all; the test would prove nothing", sc.name, lg)
 				}
 			}
 			t.Logf("exit codes: %v", codes[sc.name])
-
 		})
 	}
 	// The scenarios must really have taken different paths: successes,

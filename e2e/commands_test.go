@@ -1,34 +1,20 @@
-package main
+package e2e
 
-// End-to-end tests of the operator commands plan, check and seed: the real
-// binary against the Infisical test server, with contracts and .env
-// written per test.
+// The operator commands plan, check and seed: the real binary against the
+// Infisical test server, with contracts and .env written per test.
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"secret-init/infisical"
 	"secret-init/infisical/infisicaltest"
 	"secret-init/resolve"
-)
-
-// Canaries stand for secret values; none may reach any output of the
-// operator commands.
-const (
-	opsCanaryClient = "CANARY-ops-client-3f0a"
-	opsCanaryDotenv = "CANARY-ops-dotenv-81c2"
-	opsCanaryInfis  = "CANARY-ops-infisical-d44e"
-	opsCanaryImport = "CANARY-ops-import-7a19"
-	opsCanaryEnv    = "CANARY-ops-procenv-e5b0"
 )
 
 // opsContract names a transport by alias, one in a nested handler, the
@@ -56,93 +42,67 @@ var opsKeys = map[string]string{
 	"KAFKA_BOOTSTRAP_SERVERS": "kafka", "API_TOKEN": "env", "FEATURE_FLAG": "env",
 }
 
-type opsFixture struct {
-	t         *testing.T
-	dir       string
-	contracts string
-	srv       *infisicaltest.Server
-}
-
-func newOpsFixture(t *testing.T, perms ...infisicaltest.Permission) *opsFixture {
+// newOps is node_ops's fixture: an admin identity and no secrets yet.
+func newOps(t *testing.T) *fixture {
 	t.Helper()
-	f := &opsFixture{t: t, dir: t.TempDir()}
-	f.contracts = filepath.Join(f.dir, "contracts")
-	f.write("contracts/node_ops/contract.yaml", opsContract)
-	f.write(".env", "INFISICAL_CLIENT_ID=admin\nINFISICAL_CLIENT_SECRET="+opsCanaryClient+
-		"\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\nPOSTGRES_POOL_MIN="+opsCanaryDotenv+"\n")
-	f.srv = infisicaltest.NewServer()
-	t.Cleanup(f.srv.Close)
-	f.srv.AddUniversalIdentity("admin", opsCanaryClient, perms...)
-	return f
+	seed := infisicaltest.Seed{Identities: []infisicaltest.SeedIdentity{{ClientID: "admin", ClientSecret: canaryClient}}}
+	return newFixture(t, seed, map[string]string{
+		"contracts/node_ops/contract.yaml": opsContract,
+		".env": "INFISICAL_CLIENT_ID=admin\nINFISICAL_CLIENT_SECRET=" + canaryClient +
+			"\nINFISICAL_PROJECT_ID=" + infisicaltest.DefaultProject + "\nPOSTGRES_POOL_MIN=" + canaryDotenv + "\n",
+	}, false)
 }
 
-func (f *opsFixture) write(name, content string) string {
-	f.t.Helper()
-	p := filepath.Join(f.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		f.t.Fatal(err)
-	}
-	return p
-}
-
-// fill puts a value in Infisical for every declared key.
-func (f *opsFixture) fill() {
+// fill puts a value in Infisical for every declared key but drop.
+func fill(f *fixture, drop string) {
 	for k, tr := range opsKeys {
-		f.srv.SetSecret("dev", "/shared/"+tr, k, opsCanaryInfis+"-"+k)
+		if k != drop {
+			f.Server.SetSecret("dev", "/shared/"+tr, k, canaryInfis+"-"+k)
+		}
 	}
 }
 
-// run runs `secret-init CMD --contracts DIR ARGS...` in the fixture's
-// directory with INFISICAL_ADDR pointing at the test server (unless env
-// sets it) and checks that no canary reached the output.
-func (f *opsFixture) run(env []string, cmd string, args ...string) result {
+// command runs `secret-init CMD --contracts DIR --log-format json ARGS...`
+// in the fixture's folder against its server (unless env says otherwise).
+func (f *fixture) command(env []string, cmd string, args ...string) Result {
 	f.t.Helper()
-	argv := append([]string{cmd, "--contracts", f.contracts, "--log-format", "json"}, args...)
-	c := exec.Command(bin, argv...)
-	c.Dir = f.dir
-	base := []string{"INFISICAL_ADDR=" + f.srv.URL}
-	for _, e := range env {
-		if strings.HasPrefix(e, "INFISICAL_ADDR") {
-			base = nil
-		}
-	}
-	c.Env = cleanEnv(append(base, env...)...)
-	r := runCmd(f.t, 30*time.Second, c)
-	for _, canary := range []string{opsCanaryClient, opsCanaryDotenv, opsCanaryInfis, opsCanaryImport, opsCanaryEnv, "CANARY"} {
-		if strings.Contains(r.Stdout, canary) || strings.Contains(r.Stderr, canary) {
-			f.t.Fatalf("secret value %q leaked into the output of %s:\nstdout: %s\nstderr: %s", canary, cmd, r.Stdout, r.Stderr)
-		}
-	}
-	return r
+	argv := append([]string{cmd, "--contracts", f.Contracts, "--log-format", "json"}, args...)
+	return Run(f.t, Spec{Args: argv, Env: f.env(env...), Dir: f.Dir})
 }
 
-// secret reads a value back from the test server, as a reader would.
-func (f *opsFixture) secret(folder, key string) (string, bool) {
+// secret reads a value back from the test server over its API, as any
+// reader would, without secret-init's client.
+func (f *fixture) secret(folder, key string) (string, bool) {
 	f.t.Helper()
-	f.srv.AddToken("test-reader")
-	c, err := infisical.New(infisical.Config{Addr: f.srv.URL, ProjectID: infisicaltest.DefaultProject, Environment: "dev"})
+	f.Server.AddToken("test-reader")
+	q := url.Values{"workspaceId": {f.Server.ProjectID()}, "environment": {"dev"}, "secretPath": {folder}}
+	req, err := http.NewRequest("GET", f.Server.URL+"/api/v3/secrets/raw/"+url.PathEscape(key)+"?"+q.Encode(), nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c.SetToken("test-reader")
-	list, _ := c.ListSecrets(context.Background(), folder) // a failed read is an absent key
-	for _, s := range list {
-		if s.Key == key {
-			return s.Value, true
-		}
+	req.Header.Set("Authorization", "Bearer test-reader")
+	resp, err := f.Server.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
 	}
-	return "", false
+	defer resp.Body.Close()
+	var got struct {
+		Secret struct {
+			Value string `json:"secretValue"`
+		} `json:"secret"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&got) != nil {
+		return "", false
+	}
+	return got.Secret.Value, true
 }
 
 // writes counts the requests that change something in Infisical.
-func (f *opsFixture) writes() int {
-	return f.srv.Count("POST", "/api/v3") + f.srv.Count("PATCH", "/") + f.srv.Count("POST", "/api/v1/folders") + f.srv.Count("DELETE", "/")
+func (f *fixture) writes() int {
+	return f.Server.Count("POST", "/api/v3") + f.Server.Count("PATCH", "/") + f.Server.Count("POST", "/api/v1/folders") + f.Server.Count("DELETE", "/")
 }
 
-func decodeReport(t *testing.T, r result) resolve.Report {
+func decodeReport(t *testing.T, r Result) resolve.Report {
 	t.Helper()
 	var rep resolve.Report
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
@@ -171,17 +131,15 @@ func wantLines(t *testing.T, out string, wants ...string) {
 }
 
 func TestPlanJSONStableAndComplete(t *testing.T) {
-	f := newOpsFixture(t)
-	env := []string{"API_TOKEN=" + opsCanaryEnv}
-	first := f.run(env, "plan", "--service", "billing", "--output", "json")
-	second := f.run(env, "plan", "--service", "billing", "-o", "json")
-	if first.Code != 0 {
-		t.Fatalf("plan exit %d\n%s", first.Code, first.Stderr)
-	}
+	f := newOps(t)
+	env := []string{"API_TOKEN=" + canaryProcEnv}
+	first := f.command(env, "plan", "--service", "billing", "--output", "json")
+	second := f.command(env, "plan", "--service", "billing", "-o", "json")
+	wantCode(t, first, 0)
 	if first.Stdout != second.Stdout {
 		t.Fatalf("two runs differ:\n%s\n---\n%s", first.Stdout, second.Stdout)
 	}
-	if n := len(f.srv.Requests()); n != 0 {
+	if n := len(f.Server.Requests()); n != 0 {
 		t.Fatalf("plan sent %d request(s) to Infisical; it must be offline", n)
 	}
 
@@ -196,7 +154,7 @@ func TestPlanJSONStableAndComplete(t *testing.T) {
 
 	rep := decodeReport(t, first)
 	if rep.Command != "plan" || rep.Service != "billing" || rep.Passthrough || rep.Infisical == nil ||
-		rep.Infisical.Addr != f.srv.URL || rep.Infisical.Environment != "dev" {
+		rep.Infisical.Addr != f.Server.URL || rep.Infisical.Environment != "dev" {
 		t.Errorf("header = %+v %+v", rep, rep.Infisical)
 	}
 	if len(rep.Files) != 1 || !strings.HasSuffix(rep.Files[0], "node_ops/contract.yaml") {
@@ -267,34 +225,32 @@ func TestPlanJSONStableAndComplete(t *testing.T) {
 }
 
 func TestPlanTextAndErrors(t *testing.T) {
-	f := newOpsFixture(t)
-	r := f.run(nil, "plan")
-	if r.Code != 0 {
-		t.Fatalf("plan exit %d: %s", r.Code, r.Stderr)
-	}
+	f := newOps(t)
+	r := f.command(nil, "plan")
+	wantCode(t, r, 0)
 	wantLines(t, r.Stdout, "KEY", "TRANSPORT", "POSTGRES_DSN", "/shared/db", "contract.yaml:", "Folders a start would request (3):", "(never fetched)")
 
 	// Passthrough: still the whole plan, no network.
-	r = f.run([]string{"INFISICAL_ADDR="}, "plan")
+	r = f.command([]string{"INFISICAL_ADDR="}, "plan")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "INFISICAL_ADDR not set") || !strings.Contains(r.Stdout, "POSTGRES_DSN") {
 		t.Errorf("passthrough plan: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 
-	r = f.run(nil, "plan", "--contracts", filepath.Join(f.dir, "nope"))
+	r = f.command(nil, "plan", "--contracts", filepath.Join(f.Dir, "nope"))
 	if r.Code != 125 || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 		t.Errorf("missing --contracts: exit %d, stderr %q; want 125 and one line", r.Code, r.Stderr)
 	}
 
 	f.write("contracts/broken/contract.yaml", "metadata:\n  transport_type: carrier_pigeon\n")
-	r = f.run(nil, "plan")
+	r = f.command(nil, "plan")
 	if r.Code != 0 || !strings.Contains(r.Stderr, "carrier_pigeon") {
 		t.Errorf("broken contract: exit %d, stderr %q; want 0 and a warning", r.Code, r.Stderr)
 	}
-	r = f.run(nil, "plan", "--required")
+	r = f.command(nil, "plan", "--required")
 	if r.Code != 125 || !strings.Contains(r.Stderr, "carrier_pigeon") {
 		t.Errorf("broken contract with --required: exit %d, stderr %q; want 125", r.Code, r.Stderr)
 	}
-	if len(f.srv.Requests()) != 0 {
+	if len(f.Server.Requests()) != 0 {
 		t.Errorf("plan sent requests")
 	}
 }
@@ -317,25 +273,19 @@ func TestCheckExitCodes(t *testing.T) {
 		{name: "dotenv only counts as missing with required", fill: true, drop: "POSTGRES_POOL_MIN", args: []string{"--required"}, code: 1, missing: []string{"POSTGRES_POOL_MIN"}},
 		{name: "required dependency nowhere", fill: true, drop: "API_TOKEN", code: 1, missing: []string{"API_TOKEN"}},
 		{name: "unreachable required", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1"}, args: []string{"--required", "--timeout", "2s"}, code: 1},
-		{name: "unreachable", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1", "API_TOKEN=" + opsCanaryEnv}, args: []string{"--timeout", "2s"}, code: 0, wantInOut: "Infisical failed"},
+		{name: "unreachable", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1", "API_TOKEN=" + canaryProcEnv}, args: []string{"--timeout", "2s"}, code: 0, wantInOut: "Infisical failed"},
 		{name: "usage", fill: true, args: []string{"--env-file", "/nonexistent/.env"}, code: 125},
-		{name: "passthrough", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + opsCanaryEnv}, code: 0, wantInOut: "INFISICAL_ADDR not set"},
-		{name: "passthrough required", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + opsCanaryEnv}, args: []string{"--required"}, code: 1, wantInOut: "INFISICAL_ADDR is not"},
+		{name: "passthrough", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + canaryProcEnv}, code: 0, wantInOut: "INFISICAL_ADDR not set"},
+		{name: "passthrough required", env: []string{"INFISICAL_ADDR=", "API_TOKEN=" + canaryProcEnv}, args: []string{"--required"}, code: 1, wantInOut: "INFISICAL_ADDR is not"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newOpsFixture(t)
+			f := newOps(t)
 			if tt.fill {
-				for k, tr := range opsKeys {
-					if k != tt.drop {
-						f.srv.SetSecret("dev", "/shared/"+tr, k, opsCanaryInfis+"-"+k)
-					}
-				}
+				fill(f, tt.drop)
 			}
-			text := f.run(tt.env, "check", tt.args...)
-			if text.Code != tt.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", text.Code, tt.code, text.Stdout, text.Stderr)
-			}
+			text := f.command(tt.env, "check", tt.args...)
+			wantCode(t, text, tt.code)
 			if tt.code == 125 {
 				if text.Stdout != "" || strings.Count(strings.TrimSpace(text.Stderr), "\n") != 0 {
 					t.Errorf("usage error: stdout %q, stderr %q; want one line on stderr", text.Stdout, text.Stderr)
@@ -345,10 +295,8 @@ func TestCheckExitCodes(t *testing.T) {
 			if !strings.Contains(text.Stdout, "Result: a start would") || !strings.Contains(text.Stdout+text.Stderr, tt.wantInOut) {
 				t.Errorf("text output:\n%s\nstderr: %s", text.Stdout, text.Stderr)
 			}
-			r := f.run(tt.env, "check", append(tt.args, "--output", "json")...)
-			if r.Code != tt.code {
-				t.Fatalf("json: exit %d, want %d", r.Code, tt.code)
-			}
+			r := f.command(tt.env, "check", append(tt.args, "--output", "json")...)
+			wantCode(t, r, tt.code)
 			rep := decodeReport(t, r)
 			if rep.Summary == nil || rep.Summary.OK != (tt.code == 0) {
 				t.Fatalf("summary %+v, want ok=%v", rep.Summary, tt.code == 0)
@@ -371,14 +319,12 @@ func TestCheckExitCodes(t *testing.T) {
 }
 
 func TestCheckOrigins(t *testing.T) {
-	f := newOpsFixture(t)
-	f.fill()
-	f.srv.SetSecret("dev", "/services/billing/db", "POSTGRES_DSN", opsCanaryInfis)
-	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "") // empty: the .env value holds
-	r := f.run([]string{"FEATURE_FLAG=" + opsCanaryEnv}, "check", "--service", "billing", "-o", "json")
-	if r.Code != 0 {
-		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
-	}
+	f := newOps(t)
+	fill(f, "")
+	f.Server.SetSecret("dev", "/services/billing/db", "POSTGRES_DSN", canaryInfis)
+	f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "") // empty: the .env value holds
+	r := f.command([]string{"FEATURE_FLAG=" + canaryProcEnv}, "check", "--service", "billing", "-o", "json")
+	wantCode(t, r, 0)
 	rep := decodeReport(t, r)
 	want := map[string]string{
 		"POSTGRES_DSN":            "infisical:/services/billing/db",
@@ -409,14 +355,12 @@ func TestCheckOrigins(t *testing.T) {
 }
 
 func TestSeedDryRunWritesNothing(t *testing.T) {
-	f := newOpsFixture(t)
-	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_DSN", opsCanaryInfis)
-	r := f.run(nil, "seed", "--set-values")
-	if r.Code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
-	}
+	f := newOps(t)
+	f.Server.SetSecret("dev", "/shared/db", "POSTGRES_DSN", canaryInfis)
+	r := f.command(nil, "seed", "--set-values")
+	wantCode(t, r, 0)
 	if n := f.writes(); n != 0 {
-		t.Fatalf("dry run sent %d write request(s): %+v", n, f.srv.Requests())
+		t.Fatalf("dry run sent %d write request(s): %+v", n, f.Server.Requests())
 	}
 	wantLines(t, r.Stdout,
 		"SKIP /shared/db/POSTGRES_DSN (exists)",
@@ -432,23 +376,21 @@ func TestSeedDryRunWritesNothing(t *testing.T) {
 	}
 
 	// Unreachable: it still says what it would do, with a warning.
-	r = f.run([]string{"INFISICAL_ADDR=http://127.0.0.1:1"}, "seed", "--timeout", "2s")
+	r = f.command([]string{"INFISICAL_ADDR=http://127.0.0.1:1"}, "seed", "--timeout", "2s")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "CREATE /shared/db/POSTGRES_DSN (empty; Infisical not read)") || !strings.Contains(r.Stderr, "Infisical not read") {
 		t.Errorf("unreachable dry run: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	// --execute without Infisical is a usage error.
-	r = f.run([]string{"INFISICAL_ADDR="}, "seed", "--execute")
+	r = f.command([]string{"INFISICAL_ADDR="}, "seed", "--execute")
 	if r.Code != 125 {
 		t.Errorf("--execute without INFISICAL_ADDR: exit %d, want 125: %s", r.Code, r.Stderr)
 	}
 }
 
 func TestSeedExecuteIsIdempotent(t *testing.T) {
-	f := newOpsFixture(t)
-	r := f.run([]string{"API_TOKEN=" + opsCanaryEnv}, "seed", "--execute", "--set-values")
-	if r.Code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
-	}
+	f := newOps(t)
+	r := f.command([]string{"API_TOKEN=" + canaryProcEnv}, "seed", "--execute", "--set-values")
+	wantCode(t, r, 0)
 	wantLines(t, r.Stdout,
 		"CREATE /shared/ (folder)", "CREATE /shared/db/ (folder)", "CREATE /shared/env/ (folder)",
 		"CREATE /shared/db/POSTGRES_POOL_MIN (value from .env)",
@@ -458,10 +400,10 @@ func TestSeedExecuteIsIdempotent(t *testing.T) {
 	if i, j := strings.Index(r.Stdout, "/shared/ (folder)"), strings.Index(r.Stdout, "/shared/db/ (folder)"); i < 0 || j < i {
 		t.Errorf("parent folder not created first:\n%s", r.Stdout)
 	}
-	if v, ok := f.secret("/shared/db", "POSTGRES_POOL_MIN"); !ok || v != opsCanaryDotenv {
+	if v, ok := f.secret("/shared/db", "POSTGRES_POOL_MIN"); !ok || v != canaryDotenv {
 		t.Errorf("POSTGRES_POOL_MIN = %q, %v", v, ok)
 	}
-	if v, ok := f.secret("/shared/env", "API_TOKEN"); !ok || v != opsCanaryEnv {
+	if v, ok := f.secret("/shared/env", "API_TOKEN"); !ok || v != canaryProcEnv {
 		t.Errorf("API_TOKEN = %q, %v", v, ok)
 	}
 	if v, ok := f.secret("/shared/kafka", "KAFKA_BOOTSTRAP_SERVERS"); !ok || v != "" {
@@ -471,8 +413,8 @@ func TestSeedExecuteIsIdempotent(t *testing.T) {
 		t.Error("a bootstrap key was written")
 	}
 
-	f.srv.ResetCounts()
-	r = f.run([]string{"API_TOKEN=" + opsCanaryEnv}, "seed", "--execute", "--set-values")
+	f.Server.ResetCounts()
+	r = f.command([]string{"API_TOKEN=" + canaryProcEnv}, "seed", "--execute", "--set-values")
 	if r.Code != 0 || f.writes() != 0 {
 		t.Fatalf("second run: exit %d, %d write(s)\n%s", r.Code, f.writes(), r.Stdout)
 	}
@@ -487,10 +429,10 @@ func TestSeedExecuteIsIdempotent(t *testing.T) {
 }
 
 func TestSeedOverwriteExisting(t *testing.T) {
-	f := newOpsFixture(t)
-	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_DSN", "old-dsn")
-	f.srv.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "") // made empty by an earlier seed
-	imp := f.write("import.env", "POSTGRES_DSN="+opsCanaryImport+"\nPOSTGRES_POOL_MAX=20\n")
+	f := newOps(t)
+	f.Server.SetSecret("dev", "/shared/db", "POSTGRES_DSN", "old-dsn")
+	f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "") // made empty by an earlier seed
+	imp := f.write("import.env", "POSTGRES_DSN="+canaryImport+"\nPOSTGRES_POOL_MAX=20\n")
 
 	steps := []struct {
 		args    []string
@@ -500,11 +442,11 @@ func TestSeedOverwriteExisting(t *testing.T) {
 	}{
 		{[]string{"--overwrite-existing"}, "SKIP /shared/db/POSTGRES_DSN (exists)", "old-dsn", "changes nothing"},
 		{[]string{"--set-values", "--import-env", imp}, "SKIP /shared/db/POSTGRES_DSN (exists)", "old-dsn", ""},
-		{[]string{"--set-values", "--import-env", imp, "--overwrite-existing"}, "UPDATE /shared/db/POSTGRES_DSN (value from " + imp + ")", opsCanaryImport, ""},
-		{[]string{"--set-values", "--import-env", imp, "--overwrite-existing"}, "SKIP /shared/db/POSTGRES_DSN (exists, same value)", opsCanaryImport, ""},
+		{[]string{"--set-values", "--import-env", imp, "--overwrite-existing"}, "UPDATE /shared/db/POSTGRES_DSN (value from " + imp + ")", canaryImport, ""},
+		{[]string{"--set-values", "--import-env", imp, "--overwrite-existing"}, "SKIP /shared/db/POSTGRES_DSN (exists, same value)", canaryImport, ""},
 	}
 	for i, s := range steps {
-		r := f.run(nil, "seed", append([]string{"--execute", "--no-create-missing-keys"}, s.args...)...)
+		r := f.command(nil, "seed", append([]string{"--execute", "--no-create-missing-keys"}, s.args...)...)
 		if r.Code != 0 || !strings.Contains(r.Stdout, s.line) || !strings.Contains(r.Stderr, s.warning) {
 			t.Errorf("step %d %v: exit %d, want line %q and warning %q\n%s\n%s", i, s.args, r.Code, s.line, s.warning, r.Stdout, r.Stderr)
 		}
@@ -522,14 +464,12 @@ func TestSeedOverwriteExisting(t *testing.T) {
 }
 
 func TestSeedServiceTargetsAndFailures(t *testing.T) {
-	f := newOpsFixture(t)
+	f := newOps(t)
 	// A reference to a secret that does not exist makes Infisical refuse
 	// that one create; the others must go on.
-	f.write("import.env", "POSTGRES_DSN=${NOPE}"+opsCanaryImport+"\nAPI_TOKEN="+opsCanaryImport+"\n")
-	r := f.run(nil, "seed", "--execute", "--service", "billing", "--set-values", "--import-env", "import.env")
-	if r.Code != 1 {
-		t.Fatalf("exit %d, want 1\n%s\n%s", r.Code, r.Stdout, r.Stderr)
-	}
+	f.write("import.env", "POSTGRES_DSN=${NOPE}"+canaryImport+"\nAPI_TOKEN="+canaryImport+"\n")
+	r := f.command(nil, "seed", "--execute", "--service", "billing", "--set-values", "--import-env", "import.env")
+	wantCode(t, r, 1)
 	wantLines(t, r.Stdout,
 		"CREATE /services/ (folder)", "CREATE /services/billing/ (folder)", "CREATE /services/billing/db/ (folder)",
 		"FAILED /services/billing/db/POSTGRES_DSN: ",
@@ -537,7 +477,7 @@ func TestSeedServiceTargetsAndFailures(t *testing.T) {
 		"CREATE /services/billing/env/API_TOKEN (value from import.env)",
 		"created 6, updated 0, skipped 0, failed 1",
 	)
-	if v, ok := f.secret("/services/billing/env", "API_TOKEN"); !ok || v != opsCanaryImport {
+	if v, ok := f.secret("/services/billing/env", "API_TOKEN"); !ok || v != canaryImport {
 		t.Errorf("API_TOKEN at the service folder = %q, %v", v, ok)
 	}
 	if _, ok := f.secret("/shared/env", "API_TOKEN"); ok {
