@@ -25,6 +25,10 @@ type APIError struct {
 	// Message is Infisical's own message field, capped and scrubbed of any
 	// credential this client holds; never the raw body.
 	Message string
+	// Name is Infisical's error field (SecretPathNotFound, NotFound,
+	// TokenError, "Not Found" for an unknown route), which tells answers
+	// with the same status apart.
+	Name string
 	// Environment and Folder say where, when the operation had them.
 	Environment, Folder string
 }
@@ -48,9 +52,16 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is lets callers write errors.Is(err, ErrNotFound).
+// Is lets callers write errors.Is(err, ErrNotFound), and
+// errors.Is(err, ErrFolderNotFound) for a list of a missing folder.
 func (e *APIError) Is(target error) bool {
-	return target == ErrNotFound && e.Status == http.StatusNotFound
+	switch target {
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case ErrFolderNotFound:
+		return e.Status == http.StatusNotFound && e.Name == "SecretPathNotFound"
+	}
+	return false
 }
 
 // errorBody is Infisical's error shape (backend/src/server/plugins/error-handler.ts).
@@ -80,6 +91,7 @@ func (c *Client) apiError(k call, resp *http.Response, data []byte) *APIError {
 		return e
 	}
 	e.ReqID = clean(body.ReqID, 64)
+	e.Name = clean(c.scrub(body.Error, k.redact), 64)
 	e.Message = c.scrub(messageText(body.Message), k.redact)
 	return e
 }

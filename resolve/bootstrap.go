@@ -103,9 +103,10 @@ func (b Bootstrap) Ref() *InfisicalRef {
 }
 
 // Client makes the Infisical client of the run: its address, project and
-// environment, and caCert (--ca-cert) trusted beside the system's roots.
-func (b Bootstrap) Client(caCert string) (*infisical.Client, error) {
-	return infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACertFile: caCert})
+// environment, caCert (--ca-cert) trusted beside the system's roots, and
+// trace (nil: none) told of every request.
+func (b Bootstrap) Client(caCert string, trace func(infisical.Exchange)) (*infisical.Client, error) {
+	return infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACertFile: caCert, Trace: trace})
 }
 
 // Login authenticates c the way the bootstrap settings say. Every

@@ -115,14 +115,14 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 		out.Result = out.offline(proc, err)
 		return out.absent()
 	}
-	c, err := b.Client(o.CACert)
+	c, err := b.Client(o.CACert, TraceRequests(o.Log))
 	if err != nil {
 		return &UsageError{err}
 	}
 	defer c.CloseIdle()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv)
+	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv, o.Log)
 	out.Result = res
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"unicode"
 )
 
 // api is which generation of the secrets routes a request came in on:
@@ -260,23 +259,35 @@ func secretName(r *http.Request) string {
 }
 
 // storedValue is how Infisical's routers transform secretValue on every
-// write: trimmed as JavaScript's String.prototype.trim does, one trailing
-// newline kept.
+// write: `val.at(-1) === "\n" ? val.trim() + "\n" : val.trim()`.
 func storedValue(v string) string {
-	if strings.HasSuffix(v, "\n") {
-		return strings.TrimFunc(v, isJSSpace) + "\n"
+	keepNewline := strings.HasSuffix(v, "\n")
+	rs := []rune(v)
+	i, j := 0, len(rs)
+	for i < j && jsWhitespace[rs[i]] {
+		i++
 	}
-	return strings.TrimFunc(v, isJSSpace)
+	for j > i && jsWhitespace[rs[j-1]] {
+		j--
+	}
+	out := string(rs[i:j])
+	if keepNewline {
+		out += "\n"
+	}
+	return out
 }
 
-// isJSSpace is ECMAScript's WhiteSpace and LineTerminator: Unicode's Zs
-// and the ASCII spaces, BOM included, NEL (U+0085) not.
-func isJSSpace(r rune) bool {
-	switch r {
-	case '\t', '\n', '\v', '\f', '\r', ' ', '\u00a0', '\ufeff', '\u2028', '\u2029':
-		return true
-	}
-	return unicode.Is(unicode.Zs, r)
+// jsWhitespace is what String.prototype.trim removes, as ECMAScript lists
+// it: WhiteSpace (TAB, VT, FF, ZWNBSP and every Zs code point) and
+// LineTerminator (LF, CR, LS, PS). Written out rather than derived from
+// Go's unicode tables, which count NEL (U+0085) as a space and the BOM as
+// none.
+var jsWhitespace = map[rune]bool{
+	'\t': true, '\v': true, '\f': true, ' ': true, '\u00a0': true, '\ufeff': true,
+	'\u1680': true, '\u2000': true, '\u2001': true, '\u2002': true, '\u2003': true, '\u2004': true,
+	'\u2005': true, '\u2006': true, '\u2007': true, '\u2008': true, '\u2009': true, '\u200a': true,
+	'\u202f': true, '\u205f': true, '\u3000': true,
+	'\n': true, '\r': true, '\u2028': true, '\u2029': true,
 }
 
 // secretNamePattern is SecretNameSchema: no colon or slash.
@@ -528,6 +539,9 @@ func (s *Server) createBatch(version api) func(*http.Request, string, *principal
 			if f.secrets[e.SecretKey] != nil {
 				exist = append(exist, e.SecretKey)
 			}
+			if bad := s.checkWriteReferences(reqID, p, in.Environment, path, storedValue(*e.SecretValue)); bad != nil {
+				return *bad
+			}
 		}
 		if len(exist) > 0 {
 			return apiError(reqID, http.StatusBadRequest, "BadRequest", "Secret already exists: "+strings.Join(exist, ","))
@@ -601,6 +615,11 @@ func (s *Server) updateBatch(version api) func(*http.Request, string, *principal
 					missing = append(missing, e.SecretKey)
 				} else if e.NewSecretName != nil && *e.NewSecretName != e.SecretKey && f.secrets[*e.NewSecretName] != nil {
 					return apiError(reqID, http.StatusBadRequest, "BadRequest", "Secret with new name already exists: "+*e.NewSecretName)
+				}
+				if e.SecretValue != nil {
+					if bad := s.checkWriteReferences(reqID, p, in.Environment, fp, storedValue(*e.SecretValue)); bad != nil {
+						return *bad
+					}
 				}
 			}
 			if len(missing) > 0 && mode == "failOnNotFound" {

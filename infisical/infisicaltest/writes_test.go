@@ -117,6 +117,20 @@ func TestWriteCommentRenameReferenceDelete(t *testing.T) {
 	if got := values(t, call(t, s, "GET", "/api/v4/secrets", v4Query(s, "dev", "/w"), nil, "tok")); len(got) != 0 {
 		t.Errorf("after deletes: %v", got)
 	}
+	// Only a reference to an existing secret the caller may not describe
+	// is refused, in a single write and in a batch alike.
+	s.SetSecret("dev", "/vault", "ROOT", "r")
+	s.AddToken("no-vault", infisicaltest.HideSecrets("dev", "/vault", "*"))
+	if r := call(t, s, "POST", "/api/v4/secrets/REF", nil, body("secretValue", "${dev.vault.ROOT}"), "no-vault"); r.status != 403 {
+		t.Errorf("reference to an undescribable secret: %d %s", r.status, r.raw)
+	}
+	batchBody := body("mode", "upsert", "secrets", []map[string]string{{"secretKey": "REF", "secretValue": "${dev.vault.ROOT}"}})
+	if r := call(t, s, "PATCH", "/api/v4/secrets/batch", nil, batchBody, "no-vault"); r.status != 403 {
+		t.Errorf("batch with a reference to an undescribable secret: %d %s", r.status, r.raw)
+	}
+	if r := call(t, s, "POST", "/api/v4/secrets/REF", nil, body("secretValue", "${dev.vault.ROOT}"), "tok"); r.status != 200 {
+		t.Errorf("the same reference by a caller who may: %d %s", r.status, r.raw)
+	}
 	s.AddToken("ro", infisicaltest.ReadOnly())
 	s.SetSecret("dev", "/w", "KEEP", "k")
 	if r := call(t, s, "DELETE", "/api/v4/secrets/KEEP", nil, body(), "ro"); r.status != 403 {
