@@ -94,12 +94,19 @@ func New(cfg Config) (*Client, error) {
 		project: cfg.ProjectID,
 		env:     cfg.Environment,
 		// No Timeout here: the caller's ctx deadline (--timeout) bounds every call.
-		hc:      &http.Client{Transport: tr},
+		hc:      &http.Client{Transport: tr, CheckRedirect: refuseRedirect},
 		maxBody: defaultMaxBody,
 		retry:   retryPolicy{}.withDefaults(),
 		gate:    newGate(),
 	}, nil
 }
+
+// refuseRedirect hands a 3xx back to attempt instead of following it. A
+// followed 307 on a login re-sends the client secret to whatever host the
+// Location names, and a followed 302 on a list takes that host's answer
+// for secrets; net/http keeps the Authorization header on a redirect to
+// the same domain and drops it elsewhere, but never the body.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func apiBase(addr string) (string, error) {
 	addr = strings.TrimSpace(addr)
@@ -365,6 +372,9 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 		return 0, 0, &TransportError{Op: k.op, Method: k.method, Path: "/api" + k.path, Err: scrubURLError(readErr)}
 	}
 
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return resp.StatusCode, 0, c.redirectError(k, resp)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := c.apiError(k, resp, data)
 		return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), e

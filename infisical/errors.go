@@ -53,6 +53,46 @@ func (e *APIError) Is(target error) bool {
 	return target == ErrNotFound && e.Status == http.StatusNotFound
 }
 
+// RedirectError is a 3xx answer, which the client never follows: a
+// redirect would carry a login's credentials, or a list's token, to a
+// host nobody configured, and its answer would be taken for secrets. The
+// operator sets INFISICAL_ADDR to the address that answers instead.
+type RedirectError struct {
+	Op, Method, Path    string
+	Environment, Folder string
+	Status              int
+	// Target is where the Location header points: scheme://host[:port],
+	// never its path, query or user info; "" when there is none.
+	Target string
+}
+
+func (e *RedirectError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "infisical: %s: %s %s", e.Op, e.Method, e.Path)
+	if e.Environment != "" || e.Folder != "" {
+		fmt.Fprintf(&b, " (env %s, folder %s)", e.Environment, e.Folder)
+	}
+	fmt.Fprintf(&b, ": status %d %s", e.Status, http.StatusText(e.Status))
+	if e.Target != "" {
+		fmt.Fprintf(&b, " to %s", e.Target)
+	}
+	b.WriteString(": redirects are never followed; set INFISICAL_ADDR to the final address")
+	return b.String()
+}
+
+func (c *Client) redirectError(k call, resp *http.Response) *RedirectError {
+	e := &RedirectError{Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode}
+	if k.folder != "" {
+		e.Environment, e.Folder = c.env, k.folder
+	}
+	// Location is resolved against the request, so a relative one names
+	// the host asked.
+	if loc, err := resp.Location(); err == nil && loc.Host != "" {
+		e.Target = clean(loc.Scheme+"://"+loc.Host, 120)
+	}
+	return e
+}
+
 // errorBody is Infisical's error shape (backend/src/server/plugins/error-handler.ts).
 // message is a string, or for a 422 (zod) a list of issues.
 type errorBody struct {
