@@ -7,11 +7,14 @@ package e2e
 // to a command that was not meant to get them.
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // otherHost is where a redirect points: it counts every request that
@@ -89,5 +92,92 @@ func TestRedirectNeverFollowed(t *testing.T) {
 				t.Fatal("no request was redirected; the test proved nothing")
 			}
 		})
+	}
+}
+
+// canaryQuotedValue is a value of /shared/db with characters that JSON
+// escapes, so that its escaped copies are tested too.
+const canaryQuotedValue = `CANARY-infisical-"quoted"-<tag>-\-e3c1`
+
+// TestLeakValueEchoedByAnotherFolder: Infisical (or a proxy) answers the
+// list of /shared/env with a 403 whose message quotes values of
+// /shared/db, as they are and JSON-escaped. The answer for /shared/db is
+// held back until the 403 has been sent, so that the 403's error is made
+// before the values it quotes are known, as a slow folder in a parallel
+// round makes it. No output shows them, at trace level, in either log
+// format, in a start, a failing start and check.
+func TestLeakValueEchoedByAnotherFolder(t *testing.T) {
+	for _, format := range []string{"json", "console"} {
+		for _, c := range []struct {
+			name string
+			args []string // after the log flags
+			code int
+			cmd  bool // a start: the command follows
+		}{
+			{"start", nil, 0, true},
+			{"start with --required", []string{"--required"}, 125, true},
+			{"check", []string{"check"}, 0, false},
+			{"check -o json", []string{"check", "-o", "json"}, 0, false},
+			{"check --required", []string{"check", "--required"}, 1, false},
+		} {
+			t.Run(format+"/"+c.name, func(t *testing.T) {
+				f := newStore(t)
+				f.Server.SetSecret("dev", "/shared/db", "POSTGRES_TIMEOUT_MS", canaryQuotedValue)
+				addr := proxy(t, f.Server.URL, echoAfterHeldBack(t, "/shared/env", "/shared/db", canaryDSN, canaryQuotedValue))
+				args := append([]string{"--log-level", "trace", "--log-format", format, "--contracts", f.Contracts}, c.args...)
+				if c.cmd {
+					args = append(args, "--", "sh", "-c", `env > "$OUT"`)
+				}
+				// STRIPE_API_KEY, required, is set; SLACK_CHANNEL_ID, in
+				// .env only, still sends the start to /shared/env.
+				r := f.run(Spec{Args: args, Env: f.env("INFISICAL_ADDR="+addr, "STRIPE_API_KEY=from-env"), Dir: f.Dir})
+				// Run has checked that no canary is in the output.
+				wantCode(t, r, c.code)
+				out := r.Stdout + r.Stderr
+				if !strings.Contains(out, "403") || !strings.Contains(out, "[redacted]") {
+					t.Fatalf("the 403 with its scrubbed message is not in the output; the test proved nothing:\n%s", out)
+				}
+				if c.cmd && c.code == 0 {
+					wantEnv(t, f.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN, "POSTGRES_TIMEOUT_MS": canaryQuotedValue})
+				}
+			})
+		}
+	}
+}
+
+// echoAfterHeldBack is a proxy handler: the list of folder denied gets a
+// 403 quoting values, in the forms a server could send them, and the list
+// of folder held waits until that 403 has been written.
+func echoAfterHeldBack(t *testing.T, denied, held string, values ...string) func(http.ResponseWriter, *http.Request) bool {
+	sent := make(chan struct{})
+	var once sync.Once
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/api/v3/secrets/raw" {
+			return false
+		}
+		switch r.URL.Query().Get("secretPath") {
+		case held:
+			select {
+			case <-sent:
+			case <-time.After(20 * time.Second):
+				t.Errorf("%s was never asked for", denied)
+			}
+			return false
+		case denied:
+			var msg strings.Builder
+			msg.WriteString("secret in " + held + " is")
+			for _, v := range values {
+				node, _ := json.Marshal(v)
+				msg.WriteString(" " + v + " / " + strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(node)))
+			}
+			body, _ := json.Marshal(map[string]any{"reqId": "req-echo", "statusCode": 403, "error": "PermissionDenied", "message": msg.String()})
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write(body)
+			w.(http.Flusher).Flush()
+			once.Do(func() { close(sent) })
+			return true
+		}
+		return false
 	}
 }

@@ -8,7 +8,9 @@
 //
 // Every call runs under the caller's context; retries never sleep past its
 // deadline. Errors carry the operation, method, URL path, status, Infisical's
-// reqId and its message, and never a token, credential or secret value.
+// reqId and its message, and never a token, credential or secret value: the
+// client remembers every one it sends or receives, and scrubs them from an
+// error's text each time it is read. It never follows a redirect.
 package infisical
 
 import (
@@ -75,8 +77,7 @@ type Client struct {
 	requests  atomic.Int64
 	mu        sync.RWMutex
 	token     string
-	redactMu  sync.RWMutex
-	redaction []string // credentials this client has seen; scrubbed from messages
+	redaction redactor // every credential and value seen; scrubbed from every error
 }
 
 // New validates cfg and builds a client. It does no network I/O.
@@ -185,7 +186,7 @@ func newTransport(caFile string, https bool) (*http.Transport, error) {
 
 // SetToken uses an existing access token (INFISICAL_TOKEN) instead of a login.
 func (c *Client) SetToken(token string) {
-	c.addRedaction(token)
+	c.redaction.add(token)
 	c.mu.Lock()
 	c.token = token
 	c.mu.Unlock()
@@ -206,20 +207,19 @@ func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // Redact adds strings that must never appear in an error of this client,
-// beyond the credentials it sends itself: a caller holding other secrets
-// (an unused client secret next to a token) names them here, so that not
-// even a server echoing them back can put them in a log.
-func (c *Client) Redact(s ...string) { c.addRedaction(s...) }
+// beyond the credentials it sends and the values it receives or writes,
+// which it scrubs on its own: a caller holding other secrets (an unused
+// client secret next to a token) names them here, so that not even a
+// server echoing them back can put them in a log.
+func (c *Client) Redact(s ...string) { c.redaction.add(s...) }
 
-func (c *Client) addRedaction(s ...string) {
-	c.redactMu.Lock()
-	defer c.redactMu.Unlock()
-	for _, v := range s {
-		if len(v) >= 4 { // shorter strings would scrub ordinary words
-			c.redaction = append(c.redaction, v)
-		}
-	}
-}
+// addRedaction is Redact for the client's own calls.
+func (c *Client) addRedaction(s ...string) { c.redaction.add(s...) }
+
+// carriesSecrets is an answer that holds secret values: every value an
+// answer carried is scrubbed from every later error of the client, also
+// when the answer itself is then refused.
+type carriesSecrets interface{ secretValues() []string }
 
 // call describes one logical operation; do turns it into attempts.
 type call struct {
@@ -233,12 +233,20 @@ type call struct {
 	// was lost (create secret): only statuses that prove rejection are retried.
 	retryUnsafe bool
 	folder      string   // for error context only; with the client's environment
-	redact      []string // values that must never appear in an error (secret values)
+	redact      []string // values the request carries (a write's value): scrubbed from every error
 	out         any      // JSON target for a 2xx answer
 	check       func() error
 }
 
-func (c *Client) do(ctx context.Context, k call) error {
+// do sends k, retrying as the policy says. Its error is sealed: its text
+// is scrubbed of every secret the client knows when it is read.
+func (c *Client) do(ctx context.Context, k call) (err error) {
+	c.redaction.add(k.redact...)
+	defer func() {
+		if err != nil {
+			err = &sealed{err: err, r: &c.redaction}
+		}
+	}()
 	var payload []byte
 	if k.body != nil {
 		var err error
@@ -275,19 +283,19 @@ func (c *Client) do(ctx context.Context, k call) error {
 			// wait, and acquire checks it against the deadline.
 			throttles++
 			if _, has := ctx.Deadline(); !has && throttles >= maxThrottledNoDeadline {
-				return fmt.Errorf("%w (gave up after %d answers asking to come back later)", lastErr, throttles)
+				return withNote(lastErr, "gave up after %d answers asking to come back later", throttles)
 			}
 			continue
 		}
 		failures++
 		if failures >= c.retry.MaxAttempts {
-			return fmt.Errorf("%w (gave up after %d attempts)", lastErr, failures+throttles)
+			return withNote(lastErr, "gave up after %d attempts", failures+throttles)
 		}
 		wait, ok := c.retry.delay(ctx, failures-1)
 		if !ok {
 			// Waiting would outlive the caller's deadline: the last error says
 			// more than a bare "context deadline exceeded" would.
-			return fmt.Errorf("%w (not retried: the next backoff is past the deadline)", lastErr)
+			return withNote(lastErr, "not retried: the next backoff is past the deadline")
 		}
 		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
 			return lastErr
@@ -301,11 +309,11 @@ func (c *Client) gateFailure(k call, err, lastErr error) error {
 	var ge *gateDeadlineError
 	if errors.As(err, &ge) {
 		if lastErr != nil {
-			return fmt.Errorf("%w (not retried: %v)", lastErr, ge)
+			return withNote(lastErr, "not retried: %v", ge)
 		}
 		// A new request held back by another one's 429: name this request,
 		// and wrap the 429 so that callers see the status.
-		return fmt.Errorf("infisical: %s: %s /api%s%s: not sent: %v; the server's answer was: %w", k.op, k.method, k.path, c.where(k), ge, ge.cause)
+		return &noted{prefix: fmt.Sprintf("infisical: %s: %s /api%s%s: not sent: %v; the server's answer was: ", k.op, k.method, k.path, c.where(k), ge), err: ge.cause}
 	}
 	if lastErr != nil {
 		return lastErr
@@ -386,7 +394,11 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 			k.op, k.method, k.path, resp.StatusCode, mediaType(resp.Header.Get("Content-Type")))
 	}
 	if k.out != nil {
-		if err := json.Unmarshal(data, k.out); err != nil {
+		err := json.Unmarshal(data, k.out)
+		if v, ok := k.out.(carriesSecrets); ok {
+			c.redaction.add(v.secretValues()...) // before any error is made of this answer
+		}
+		if err != nil {
 			return resp.StatusCode, 0, fmt.Errorf("infisical: %s: %s /api%s: malformed answer: %w", k.op, k.method, k.path, shapeError(err))
 		}
 	}
