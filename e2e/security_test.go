@@ -7,14 +7,20 @@ package e2e
 // to a command that was not meant to get them.
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"secret-init/infisical/infisicaltest"
 )
 
 // otherHost is where a redirect points: it counts every request that
@@ -180,4 +186,118 @@ func echoAfterHeldBack(t *testing.T, denied, held string, values ...string) func
 		}
 		return false
 	}
+}
+
+// kubeLayout lays file out below dir as Kubernetes mounts a projected or
+// ConfigMap volume, and returns the path a pod is given: dir/name ->
+// ..data/name, ..data -> ..<timestamp>, a folder that holds the file.
+func kubeLayout(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	stamp := filepath.Join(dir, "..2026_01_01_00_00_00.123456789")
+	if err := os.MkdirAll(stamp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stamp, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"..data": filepath.Base(stamp), name: filepath.Join("..data", name)} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, name)
+}
+
+// badFiles are what a path setting may wrongly point at: each is refused
+// at once (a FIFO is not waited on, /dev/zero is not read), with one line
+// that says what the path is.
+func badFiles(t *testing.T, dir string, limit int) []struct{ name, path, want string } {
+	t.Helper()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, bytes.Repeat([]byte(canaryBadInput+"\n"), limit/len(canaryBadInput)+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []struct{ name, path, want string }{
+		{"/dev/zero", "/dev/zero", "is a character device, not a regular file"},
+		{"a FIFO with no writer", fifo, "is a FIFO, not a regular file"},
+		{"a directory", dir, "is a directory, not a regular file"},
+		{"over the cap", big, "larger than"},
+		{"missing", filepath.Join(dir, "missing"), "no such file"},
+	}
+}
+
+// TestBadInputCACertFile: --ca-cert is read as a regular file of at most
+// 1 MiB within --timeout; anything else stops the start with 125 and one
+// line naming the flag and the path, before any request. Kubernetes'
+// ..data symlinks (a ConfigMap volume) are followed.
+func TestBadInputCACertFile(t *testing.T) {
+	f := newFixture(t, storeSeed(), map[string]string{
+		"contracts/node_store/contract.yaml": storeContract,
+		".env":                               storeDotenv,
+	}, true)
+	for _, c := range badFiles(t, t.TempDir(), 1<<20) {
+		t.Run(c.name, func(t *testing.T) {
+			start := f.spec([]string{"SLACK_CHANNEL_ID=x"}, "--ca-cert", c.path, "--timeout", "1m")
+			check := Spec{Args: []string{"--contracts", f.Contracts, "check", "--ca-cert", c.path, "--timeout", "1m"}, Env: start.Env, Dir: f.Dir}
+			for _, s := range []Spec{start, check} {
+				s.SampleRSS = true
+				r := f.run(s)
+				clearError(t, r, f.ran(), 125, "--ca-cert "+c.path+": "+c.want)
+				quick(t, r, c.name)
+				if r.PeakRSSKiB > 64<<10 {
+					t.Errorf("%s: peak RSS %d KiB; the file must not be read whole", c.name, r.PeakRSSKiB)
+				}
+			}
+			if n := len(f.Server.Requests()); n != 0 {
+				t.Errorf("%d requests sent with a CA file that could not be read", n)
+			}
+		})
+	}
+	t.Run("Kubernetes ..data symlinks", func(t *testing.T) {
+		ca := kubeLayout(t, t.TempDir(), "ca.crt", string(f.Server.CACertPEM()))
+		r := f.start([]string{"SLACK_CHANNEL_ID=x"}, "--required", "--ca-cert", ca)
+		wantCode(t, r, 0)
+		wantEnv(t, f.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN})
+	})
+}
+
+// TestBadInputKubernetesTokenFile: INFISICAL_KUBERNETES_TOKEN_PATH is
+// read as a regular file of at most 64 KiB within --timeout; anything else
+// stops the start with 125 (with or without --required) and one line
+// naming the variable and the path, and no login is sent. The projected
+// token's ..data symlinks are followed.
+func TestBadInputKubernetesTokenFile(t *testing.T) {
+	f := newStore(t)
+	const jwt = "eyJ." + canaryClient + ".sig"
+	f.Server.AddKubernetesIdentity("k8s-identity", jwt)
+	f.write(".env", "INFISICAL_AUTH_METHOD=kubernetes\nINFISICAL_IDENTITY_ID=k8s-identity\nINFISICAL_PROJECT_ID="+infisicaltest.DefaultProject+"\n")
+	env := func(path string) []string {
+		return []string{"SLACK_CHANNEL_ID=x", "INFISICAL_KUBERNETES_TOKEN_PATH=" + path}
+	}
+	empty := f.write("empty-token", " \n")
+	for _, c := range append(badFiles(t, t.TempDir(), 64<<10), struct{ name, path, want string }{"empty", empty, "the file is empty"}) {
+		t.Run(c.name, func(t *testing.T) {
+			for _, args := range [][]string{{"--timeout", "1m"}, {"--required", "--timeout", "1m"}} {
+				s := f.spec(env(c.path), args...)
+				s.SampleRSS = true
+				r := f.run(s)
+				clearError(t, r, f.ran(), 125, "INFISICAL_KUBERNETES_TOKEN_PATH "+c.path+": "+c.want)
+				quick(t, r, c.name)
+			}
+			r := f.run(Spec{Args: []string{"--contracts", f.Contracts, "check", "--timeout", "1m"}, Env: f.env(env(c.path)...), Dir: f.Dir})
+			clearError(t, r, false, 125, "INFISICAL_KUBERNETES_TOKEN_PATH "+c.path+": "+c.want)
+			wantCount(t, f.Server, "POST", "/api/v1/auth/", 0, "the token could not be read")
+		})
+	}
+	t.Run("Kubernetes ..data symlinks", func(t *testing.T) {
+		token := kubeLayout(t, t.TempDir(), "token", jwt+"\n")
+		r := f.start(env(token), "--required")
+		wantCode(t, r, 0)
+		wantEnv(t, f.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN})
+		wantCount(t, f.Server, "POST", "/api/v1/auth/kubernetes-auth/login", 1, "one login with the token")
+	})
 }

@@ -26,7 +26,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -59,9 +58,10 @@ type Config struct {
 	ProjectID string
 	// Environment is INFISICAL_ENVIRONMENT, an environment slug (dev, prod).
 	Environment string
-	// CACertFile is an optional PEM file whose certificates are added to the
-	// system pool (--ca-cert), for self-hosted Infisical behind a private CA.
-	CACertFile string
+	// CACert is optional PEM whose certificates are added to the system
+	// pool (the content of --ca-cert), for self-hosted Infisical behind a
+	// private CA. The client reads no file: the caller does, bounded.
+	CACert []byte
 }
 
 // Client is safe for concurrent use: one login, then parallel lists over the
@@ -80,13 +80,17 @@ type Client struct {
 	redaction redactor // every credential and value seen; scrubbed from every error
 }
 
+// ErrNoCertificate is New's answer to a Config.CACert without a PEM
+// certificate in it; the caller names the file.
+var ErrNoCertificate = errors.New("holds no PEM certificate")
+
 // New validates cfg and builds a client. It does no network I/O.
 func New(cfg Config) (*Client, error) {
 	base, err := apiBase(cfg.Addr)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newTransport(cfg.CACertFile, strings.HasPrefix(base, "https://"))
+	tr, err := newTransport(cfg.CACert, strings.HasPrefix(base, "https://"))
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +135,7 @@ func apiBase(addr string) (string, error) {
 	return s, nil
 }
 
-func newTransport(caFile string, https bool) (*http.Transport, error) {
+func newTransport(caPEM []byte, https bool) (*http.Transport, error) {
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -146,20 +150,16 @@ func newTransport(caFile string, https bool) (*http.Transport, error) {
 		ExpectContinueTimeout: time.Second,
 	}
 	var extra []byte
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("infisical: read CA file %s: %w", caFile, err)
+	if caPEM != nil {
+		if !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
+			return nil, ErrNoCertificate
 		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("infisical: CA file %s holds no PEM certificate", caFile)
-		}
-		extra = pem
+		extra = caPEM
 	}
 	if !https {
-		// No TLS to Infisical: no roots to load (the CA file was still
-		// checked, so a typo in --ca-cert does not wait for the day the
-		// address becomes https).
+		// No TLS to Infisical: no roots to load (the CA was still checked,
+		// so a wrong --ca-cert does not wait for the day the address
+		// becomes https).
 		return tr, nil
 	}
 	pool := sharedRoots()

@@ -115,13 +115,13 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 		out.Result = out.offline(proc, err)
 		return out.absent()
 	}
-	c, err := b.Client(o.CACert)
-	if err != nil {
-		return &UsageError{err}
-	}
-	defer c.CloseIdle()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	c, err := b.Client(ctx, o.CACert)
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdle()
 	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv)
 	out.Result = res
 	if err != nil {
