@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"secret-init/infisical/infisicaltest"
+	"secret-init/resolve"
 )
 
 // otherHost is where a redirect points: it counts every request that
@@ -299,5 +300,104 @@ func TestBadInputKubernetesTokenFile(t *testing.T) {
 		wantCode(t, r, 0)
 		wantEnv(t, f.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN})
 		wantCount(t, f.Server, "POST", "/api/v1/auth/kubernetes-auth/login", 1, "one login with the token")
+	})
+}
+
+// clientContract declares the infisical transport: a service that calls
+// Infisical itself, whose bootstrap keys plan and check list.
+const clientContract = "name: node_client\nmetadata:\n  transport_type: infisical\n"
+
+// TestDropBootstrap: --drop-bootstrap and SECRET_INIT_DROP_BOOTSTRAP keep
+// INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET and INFISICAL_TOKEN from the
+// command, wherever they were set, after they served the login; by
+// default, and on the fast path of `secret-init -- CMD` with no
+// SECRET_INIT_* variable, they pass.
+func TestDropBootstrap(t *testing.T) {
+	f := newStore(t)
+	f.write("contracts/node_client/contract.yaml", clientContract)
+	// The client id and secret come from .env, the token from the
+	// environment; universal auth is used, since both are set.
+	env := []string{"INFISICAL_TOKEN=" + canaryToken}
+	passed := map[string]string{"INFISICAL_CLIENT_ID": "runtime", "INFISICAL_CLIENT_SECRET": canaryClient, "INFISICAL_TOKEN": canaryToken}
+	dropped := map[string]string{"INFISICAL_CLIENT_ID": "<unset>", "INFISICAL_CLIENT_SECRET": "<unset>", "INFISICAL_TOKEN": "<unset>"}
+	cmd := []string{"--", "sh", "-c", `env > "$OUT"`}
+	for _, c := range []struct {
+		name string
+		args []string
+		env  []string
+		want map[string]string
+	}{
+		{"default, the fast path", cmd, env, passed},
+		{"default, through kong", append([]string{"--log-level", "info"}, cmd...), env, passed},
+		{"SECRET_INIT_DROP_BOOTSTRAP=false", cmd, append(env, "SECRET_INIT_DROP_BOOTSTRAP=false"), passed},
+		{"SECRET_INIT_DROP_BOOTSTRAP=true", cmd, append(env, "SECRET_INIT_DROP_BOOTSTRAP=true"), dropped},
+		{"--drop-bootstrap", append([]string{"--drop-bootstrap"}, cmd...), env, dropped},
+		{"--drop-bootstrap as PID 1", append([]string{"--drop-bootstrap"}, cmd...), env, dropped},
+		{"--drop-bootstrap in passthrough", append([]string{"--drop-bootstrap"}, cmd...), append(env, "INFISICAL_ADDR="), dropped},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := Spec{Args: c.args, Env: f.env(c.env...), Dir: f.Dir, PID1: strings.HasSuffix(c.name, "PID 1")}
+			r := f.run(s)
+			wantCode(t, r, 0)
+			got := f.childEnv()
+			wantEnv(t, got, c.want)
+			if strings.HasSuffix(c.name, "passthrough") {
+				return // no contract is read
+			}
+			// node_client declares the infisical transport: a start that
+			// drops its credentials says so.
+			warned := strings.Contains(r.Stderr, "--drop-bootstrap: the contracts declare credentials")
+			if dropping := c.want["INFISICAL_TOKEN"] == "<unset>"; warned != dropping {
+				t.Errorf("warned that declared credentials are dropped: %v, want %v\n%s", warned, dropping, r.Stderr)
+			}
+			// The credentials served the login: the values came.
+			wantEnv(t, got, map[string]string{"POSTGRES_DSN": canaryDSN, "INFISICAL_PROJECT_ID": infisicaltest.DefaultProject})
+		})
+	}
+
+	t.Run("check and plan", func(t *testing.T) {
+		for _, drop := range []bool{false, true} {
+			e := env
+			if drop {
+				e = append(env, "SECRET_INIT_DROP_BOOTSTRAP=1")
+			}
+			for _, cmd := range []string{"check", "plan"} {
+				r := f.command(e, cmd, "-o", "json")
+				wantCode(t, r, 0)
+				rep := decodeReport(t, r)
+				if rep.DropBootstrap != drop {
+					t.Errorf("%s: drop_bootstrap = %v, want %v", cmd, rep.DropBootstrap, drop)
+				}
+				if cmd == "check" && !rep.Summary.OK {
+					t.Errorf("check: a start would fail: %s", rep.Summary.Error)
+				}
+				for key, want := range map[string]string{
+					"INFISICAL_CLIENT_SECRET": "dotenv", "INFISICAL_CLIENT_ID": "dotenv",
+					"INFISICAL_ADDR": "env", "INFISICAL_PROJECT_ID": "dotenv",
+				} {
+					k, ok := findKey(rep, key, resolve.KindBootstrap)
+					if !ok {
+						t.Fatalf("%s: no bootstrap key %s", cmd, key)
+					}
+					if k.Local != want {
+						t.Errorf("%s: %s is held in %q, want %q", cmd, key, k.Local, want)
+					}
+					if cmd != "check" {
+						continue
+					}
+					if drop && key != "INFISICAL_ADDR" && key != "INFISICAL_PROJECT_ID" {
+						want = resolve.OriginDropped
+					}
+					if k.Origin != want {
+						t.Errorf("check: %s origin %q, want %q", key, k.Origin, want)
+					}
+				}
+				text := f.command(e, cmd)
+				wantCode(t, text, 0)
+				if said := strings.Contains(text.Stdout, "not passed to the command (--drop-bootstrap)"); said != drop {
+					t.Errorf("%s text says the credentials are dropped: %v, want %v:\n%s", cmd, said, drop, text.Stdout)
+				}
+			}
+		}
 	})
 }

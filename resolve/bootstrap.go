@@ -37,6 +37,10 @@ var BootstrapKeys = []string{
 	"INFISICAL_AUTH_METHOD", "INFISICAL_IDENTITY_ID", "INFISICAL_KUBERNETES_TOKEN_PATH",
 }
 
+// Credentials are the bootstrap settings that let a process act as the
+// machine identity: --drop-bootstrap keeps them from the command.
+var Credentials = []string{"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN"}
+
 // readBootstrap reads the bootstrap settings, process environment first.
 func readBootstrap(proc []string, d *dotenv.File) Bootstrap {
 	get := func(k string) string {

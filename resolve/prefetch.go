@@ -22,6 +22,7 @@ const (
 	OriginEnv     = "env"
 	OriginDotenv  = "dotenv"
 	OriginMissing = "missing"
+	OriginDropped = "dropped" // a credential set locally, kept from the command by --drop-bootstrap
 )
 
 // originInfisical names the folder a value came from.
