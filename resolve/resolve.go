@@ -142,13 +142,15 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 	if err != nil {
 		return err
 	}
-	res.logSummary(o.Log)
+	// The cause comes before the summary of what the start goes on with;
+	// when the cause stops the start, it is the only word.
 	if res.Failed != nil {
 		if o.Required {
 			return fmt.Errorf("Infisical at %s: %w", b.SafeAddr(), res.Failed)
 		}
 		o.Log.Warn().Str("addr", b.SafeAddr()).Msg(res.Failed.Error() + "; starting with the environment and .env only")
 	}
+	res.logSummary(o.Log)
 	if err := out.absent(); err != nil {
 		return err
 	}
