@@ -104,8 +104,8 @@ func (e *NotInfisicalError) Error() string {
 		tried[i] = e.Err.Method + " " + p
 	}
 	msg := fmt.Sprintf("INFISICAL_ADDR %s is not Infisical's API: %s answered 404 route not found", e.Addr, strings.Join(tried, " and "))
-	if e.Err.ReqID != "" {
-		msg += " [reqId " + e.Err.ReqID + "]"
+	if id := e.Err.shownReqID(); id != "" {
+		msg += " [reqId " + id + "]"
 	}
 	return msg + "; set INFISICAL_ADDR to the address Infisical itself serves (the one whose /api/status answers)"
 }
@@ -143,8 +143,8 @@ func (e *ScopeError) Error() string {
 	} else {
 		msg = fmt.Sprintf("project %s not found, or not visible to this identity (INFISICAL_PROJECT_ID)", e.Project)
 	}
-	if e.Err.ReqID != "" {
-		msg += " [reqId " + e.Err.ReqID + "]"
+	if id := e.Err.shownReqID(); id != "" {
+		msg += " [reqId " + id + "]"
 	}
 	return msg
 }
@@ -218,7 +218,7 @@ func (c *Client) traced(k call, attempt, status int, err error, took time.Durati
 	x := Exchange{Op: k.op, Method: k.method, Path: "/api" + k.path, Folder: k.folder, Status: status, Duration: took, Attempt: attempt}
 	var ae *APIError
 	if errors.As(err, &ae) {
-		x.ReqID = ae.ReqID
+		x.ReqID = ae.shownReqID()
 	}
 	c.trace(x)
 }
