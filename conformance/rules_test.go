@@ -18,10 +18,14 @@ import (
 	"secret-init/infisical/infisicaltest"
 )
 
-// pair is a fresh server with both clients logged in as one identity.
-func pair(t *testing.T) (*infisicaltest.Server, sdk.InfisicalClientInterface, *infisical.Client) {
+// pair is a fresh server, set up by prepare before anyone logs in, with
+// both clients logged in as one identity.
+func pair(t *testing.T, prepare ...func(*infisicaltest.Server)) (*infisicaltest.Server, sdk.InfisicalClientInterface, *infisical.Client) {
 	t.Helper()
 	s := conformanceServer(t)
+	for _, p := range prepare {
+		p(s)
+	}
 	theirs := sdkClient(t, s)
 	if _, err := theirs.Auth().UniversalAuthLogin("full", "full-secret"); err != nil {
 		t.Fatal(err)
@@ -210,16 +214,7 @@ func TestConformanceRealServerRules(t *testing.T) {
 	})
 
 	t.Run("expired token", func(t *testing.T) {
-		s := conformanceServer(t)
-		s.SetTokenTTL(time.Hour, 0)
-		theirs := sdkClient(t, s)
-		if _, err := theirs.Auth().UniversalAuthLogin("full", "full-secret"); err != nil {
-			t.Fatal(err)
-		}
-		ours := ourClient(t, s, "dev")
-		if err := ours.LoginUniversal(cctx(t), "full", "full-secret"); err != nil {
-			t.Fatal(err)
-		}
+		s, theirs, ours := pair(t, func(s *infisicaltest.Server) { s.SetTokenTTL(time.Hour, 0) })
 		s.AdvanceClock(2 * time.Hour)
 		_, err := theirs.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: s.ProjectID(), Environment: "dev", SecretPath: "/"})
 		if !errors.Is(theirErr(t, err), errStatus(403)) {
