@@ -41,25 +41,57 @@ func (c *contract) warn(file string, line int, field, msg string) {
 // parse reads one contract's bytes. It never fails: whatever it cannot use
 // becomes a warning naming the file, the field and the line.
 func parse(file string, data []byte, m *TransportMap) contract {
-	var c contract
 	if depthExceeds(data, maxDepth) {
+		var c contract
 		c.warn(file, 0, "", fmt.Sprintf("nested deeper than %d levels; file skipped", maxDepth))
 		return c
 	}
-	doc, perr := decodeFirst(data)
-	if perr != nil {
-		c.warn(file, perr.line, "", perr.msg)
-		if !perr.partial {
-			return c
-		}
+	if root, ok := decodeFast(data); ok {
+		return read(file, root, m)
 	}
-	root := deref(doc)
+	return parseYAML(file, data, m)
+}
+
+// parseYAML is parse through yaml.v3, for every file decodeFast leaves to it.
+func parseYAML(file string, data []byte, m *TransportMap) contract {
+	doc, perr := decodeFirst(data)
+	if perr == nil {
+		return read(file, deref(doc), m)
+	}
+	var c contract
+	c.warn(file, perr.line, "", perr.msg)
+	if perr.partial {
+		c.read(file, deref(doc), m)
+	}
+	return c
+}
+
+func read(file string, root *yaml.Node, m *TransportMap) contract {
+	var c contract
+	c.read(file, root, m)
+	return c
+}
+
+// contractShape names every field that read looks up, and no other:
+// decodeFast builds nodes for these only.
+var contractShape = &shape{keys: []field{
+	{"metadata", &shape{keys: []field{{"transport_type", leaf}}}},
+	{"handler_routing", &shape{keys: []field{{"handlers", &shape{items: &shape{keys: []field{
+		{"handler_type", leaf},
+		{"handler", &shape{keys: []field{{"handler_type", leaf}}}},
+	}}}}}}},
+	{"dependencies", &shape{items: &shape{keys: []field{
+		{"type", leaf}, {"env_var", leaf}, {"name", leaf}, {"required", leaf},
+	}}}},
+}}
+
+func (c *contract) read(file string, root *yaml.Node, m *TransportMap) {
 	if isNull(root) {
-		return c // an empty contract declares nothing
+		return // an empty contract declares nothing
 	}
 	if root.Kind != yaml.MappingNode {
 		c.warn(file, root.Line, "", "want a mapping at the top level, got "+kindName(root))
-		return c
+		return
 	}
 	c.metadata(file, root, m)
 	c.handlers(file, root, m)
@@ -67,7 +99,6 @@ func parse(file string, data []byte, m *TransportMap) contract {
 	if c.dropped > 0 {
 		c.warnings = append(c.warnings, Warning{File: file, Line: c.lastDropped, Msg: fmt.Sprintf("%d more warnings not shown", c.dropped)})
 	}
-	return c
 }
 
 // want checks a field's kind; null counts as absent, without a warning.
