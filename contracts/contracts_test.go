@@ -422,6 +422,34 @@ func deepIndent(levels int) string {
 	return b.String()
 }
 
+// TestDepthLimitBoundaries pins the depth check at its limit, on both
+// sides, including the inputs its shortcuts skip.
+func TestDepthLimitBoundaries(t *testing.T) {
+	sp := strings.Repeat
+	tests := []struct {
+		name string
+		data string
+		want bool
+	}{
+		{"64 brackets", sp("[", 64) + sp("]", 64), false},
+		{"65 brackets", sp("[", 65) + sp("]", 65), true},
+		{"many brackets, shallow", sp("k: [[a], {b: c}]\n", 100), false},
+		{"brackets in quotes count", "k: \"" + sp("[", 65) + "\"\n", true},
+		{"closers first do not go below zero", sp("]", 100) + sp("[", 64), false},
+		{"indent 64 levels", sp(" ", 128) + "x\n", false},
+		{"indent 65 levels", "a:\n" + sp(" ", 130) + "x\n", true},
+		{"64 dashes", sp("- ", 64) + "x\n", false},
+		{"65 dashes", sp("- ", 65) + "x\n", true},
+		{"indent and dashes", sp(" ", 60) + sp("- ", 35) + "x\n", true},
+		{"long line, shallow", "k: " + sp("x ", 500) + "\n", false},
+	}
+	for _, tt := range tests {
+		if got := depthExceeds([]byte(tt.data), maxDepth); got != tt.want {
+			t.Errorf("%s: depthExceeds = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestLoadAliasBomb(t *testing.T) {
 	start := time.Now()
 	s, err := Load([]string{fixture("broken/alias_bomb.yaml")}, true, nil)

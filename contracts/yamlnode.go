@@ -72,21 +72,12 @@ func decodeFirst(data []byte) (doc *yaml.Node, perr *parseError) {
 
 // depthExceeds reports whether flow brackets or block indentation nest
 // deeper than limit. It over-approximates (brackets inside quotes count too),
-// which only matters for documents no contract looks like.
+// which only matters for documents no contract looks like. It runs on every
+// contract of every start, so it first rules out what cannot exceed: fewer
+// opening brackets than limit, a line no longer than limit.
 func depthExceeds(data []byte, limit int) bool {
-	flow := 0
-	for _, c := range data {
-		switch c {
-		case '[', '{':
-			flow++
-			if flow > limit {
-				return true
-			}
-		case ']', '}':
-			if flow > 0 {
-				flow--
-			}
-		}
+	if bytes.Count(data, []byte{'['})+bytes.Count(data, []byte{'{'}) > limit && flowExceeds(data, limit) {
+		return true
 	}
 	// Block nesting: "- - - x" opens one level per dash on a single line,
 	// and each indented line opens at most one per column. Both are bounded
@@ -97,6 +88,9 @@ func depthExceeds(data []byte, limit int) bool {
 			line, data = data[:i], data[i+1:]
 		} else {
 			data = nil
+		}
+		if len(line) <= limit {
+			continue // levels + indent/2 <= len(line)
 		}
 		levels := 0
 		for i := 0; i < len(line); i++ {
@@ -112,6 +106,24 @@ func depthExceeds(data []byte, limit int) bool {
 		}
 		if levels+indent(line)/2 > limit {
 			return true
+		}
+	}
+	return false
+}
+
+func flowExceeds(data []byte, limit int) bool {
+	flow := 0
+	for _, c := range data {
+		switch c {
+		case '[', '{':
+			flow++
+			if flow > limit {
+				return true
+			}
+		case ']', '}':
+			if flow > 0 {
+				flow--
+			}
 		}
 	}
 	return false
