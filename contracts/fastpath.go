@@ -23,6 +23,11 @@ import (
 // scalars in a read field or a list entry, indentation that does not match
 // an open block. FuzzFastPath holds it to that.
 func decodeFast(data []byte) (root *yaml.Node, ok bool) {
+	// The depth check's flow half; its line half runs in advance. So the
+	// fast path never takes a file that parse would reject as too deep.
+	if !printable(data) || flowExceeds(data, maxDepth) {
+		return nil, false
+	}
 	s := scanner{data: data, docStart: true}
 	s.advance()
 	s.skipEmpty()
@@ -83,8 +88,8 @@ const (
 	// maxKeyLen keeps keys far below the 1024 characters after which
 	// yaml.v3 no longer takes a scalar as a key.
 	maxKeyLen = 128
-	// maxFastDepth bounds the scanner's recursion on input that parse's
-	// depth check has not seen (the fuzz target calls decodeFast directly).
+	// maxFastDepth bounds the scanner's recursion. The depth check bounds
+	// it too, but only once every line has been seen.
 	maxFastDepth = maxDepth
 )
 
@@ -101,6 +106,15 @@ type scanner struct {
 	bad      bool
 	docStart bool // a "---" line may open the document here
 	depth    int
+	nodes    []yaml.Node // allocated a slab at a time
+}
+
+func (s *scanner) node(n yaml.Node) *yaml.Node {
+	if len(s.nodes) == cap(s.nodes) {
+		s.nodes = make([]yaml.Node, 0, 32)
+	}
+	s.nodes = append(s.nodes, n)
+	return &s.nodes[len(s.nodes)-1]
 }
 
 func (s *scanner) advance() {
@@ -121,7 +135,7 @@ func (s *scanner) advance() {
 		ind++
 	}
 	s.ind = ind
-	if !printable(s.text) {
+	if n > maxDepth && lineDepth(s.text) > maxDepth {
 		s.bad = true
 	}
 	// Document markers and directives only count in column 0, and there
@@ -152,7 +166,7 @@ func (s *scanner) open(sh *shape, kind yaml.Kind, style yaml.Style) *yaml.Node {
 	if kind == yaml.SequenceNode {
 		tag = "!!seq"
 	}
-	return &yaml.Node{Kind: kind, Tag: tag, Style: style, Line: s.line}
+	return s.node(yaml.Node{Kind: kind, Tag: tag, Style: style, Line: s.line})
 }
 
 func (s *scanner) close() { s.depth-- }
@@ -172,7 +186,7 @@ func (s *scanner) mapping(col int, sh *shape) *yaml.Node {
 		sub := sh.field(key)
 		var k *yaml.Node
 		if sub != nil {
-			k = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(key), Line: s.line}
+			k = s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(key), Line: s.line})
 		}
 		var v *yaml.Node
 		if at := skipSpaces(s.text, after); at == len(s.text) || s.text[at] == '#' {
@@ -217,7 +231,7 @@ func (s *scanner) nested(col int, sh *shape) *yaml.Node {
 	case !s.eof && s.ind == col && isEntry(s.text, col):
 		return s.sequence(col, sh, true)
 	case sh != nil:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: line}
+		return s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: line})
 	}
 	return nil
 }
@@ -284,7 +298,7 @@ func (s *scanner) inline(col, at int, sh *shape, block bool) *yaml.Node {
 			return nil
 		}
 		if sh != nil {
-			n = quotedNode(c, v, s.line)
+			n = s.quotedNode(c, v)
 		}
 	case c == '[' || c == '{':
 		n, end = s.flow(at, sh)
@@ -306,7 +320,7 @@ func (s *scanner) inline(col, at int, sh *shape, block bool) *yaml.Node {
 			return nil
 		}
 		if sh != nil {
-			n = plainNode(string(s.text[at:e]), s.line)
+			n = s.plainNode(string(s.text[at:e]))
 		}
 	}
 	if s.bad || !trailerOK(s.text, end) {
@@ -380,7 +394,7 @@ func (s *scanner) flow(at int, sh *shape) (*yaml.Node, int) {
 			key := t[i:j]
 			sub = sh.field(key)
 			if sub != nil {
-				k = &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(key), Line: s.line}
+				k = s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(key), Line: s.line})
 			}
 			i = skipSpaces(t, j+1)
 		}
@@ -431,7 +445,7 @@ func (s *scanner) flowValue(i int, sh *shape) (*yaml.Node, int) {
 		if sh == nil {
 			return nil, end
 		}
-		return quotedNode(c, v, s.line), end
+		return s.quotedNode(c, v), end
 	}
 	j := flowPlainEnd(t, i)
 	if j == i || (j < len(t) && t[j] != ' ' && t[j] != ',' && t[j] != ']' && t[j] != '}') {
@@ -441,21 +455,21 @@ func (s *scanner) flowValue(i int, sh *shape) (*yaml.Node, int) {
 	if sh == nil {
 		return nil, j
 	}
-	return plainNode(string(t[i:j]), s.line), j
+	return s.plainNode(string(t[i:j])), j
 }
 
-func plainNode(v string, line int) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Value: v, Line: line}
+func (s *scanner) plainNode(v string) *yaml.Node {
+	n := s.node(yaml.Node{Kind: yaml.ScalarNode, Value: v, Line: s.line})
 	n.Tag = n.ShortTag() // yaml.v3's own resolution: int, bool, null, timestamp, ...
 	return n
 }
 
-func quotedNode(quote byte, v string, line int) *yaml.Node {
+func (s *scanner) quotedNode(quote byte, v string) *yaml.Node {
 	style := yaml.DoubleQuotedStyle
 	if quote == '\'' {
 		style = yaml.SingleQuotedStyle
 	}
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: style, Value: v, Line: line}
+	return s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: style, Value: v, Line: s.line})
 }
 
 // isMarker reports a document marker ("---" or "...") at the line start.
@@ -475,6 +489,37 @@ func skipSpaces(t []byte, i int) int {
 	return i
 }
 
+// Byte classes of the subset's names, a table because every key and
+// flow entry goes through them.
+const (
+	keyStart  = 1 << iota // letters, digits, _
+	keyByte               // and . - /
+	flowStart             // letters, digits, _ . /
+	flowByte              // and -
+	plainHead             // may start a block plain scalar
+)
+
+var classes = func() (t [256]uint8) {
+	for c := range 256 {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if alnum || c == '_' {
+			t[c] |= keyStart | keyByte | flowStart | flowByte | plainHead
+		}
+		switch c {
+		case '.', '/':
+			t[c] |= keyByte | flowStart | flowByte | plainHead
+		case '-':
+			t[c] |= keyByte | flowByte
+		case '$', '(', '~', '+':
+			t[c] |= plainHead
+		}
+		if c >= 0x80 {
+			t[c] |= plainHead // printable has vetted the UTF-8
+		}
+	}
+	return t
+}()
+
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
@@ -483,11 +528,11 @@ func isAlnum(c byte) bool {
 // end of the line, and returns it and the offset after the colon. Keys are
 // name-like: letters, digits and _ (first), then also . - /.
 func splitKey(t []byte, at int) (key []byte, after int, ok bool) {
-	if at >= len(t) || !(isAlnum(t[at]) || t[at] == '_') {
+	if at >= len(t) || classes[t[at]]&keyStart == 0 {
 		return nil, 0, false
 	}
 	i := at + 1
-	for i < len(t) && (isAlnum(t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-' || t[i] == '/') {
+	for i < len(t) && classes[t[i]]&keyByte != 0 {
 		i++
 	}
 	if i-at > maxKeyLen || i >= len(t) || t[i] != ':' || (i+1 < len(t) && t[i+1] != ' ') {
@@ -499,16 +544,10 @@ func splitKey(t []byte, at int) (key []byte, after int, ok bool) {
 // plainStart reports whether a plain scalar may start at t[at] in the
 // subset: yaml.v3 takes more, but nothing a contract needs.
 func plainStart(t []byte, at int) bool {
-	c := t[at]
-	switch {
-	case isAlnum(c) || c >= 0x80:
-		return true
-	case c == '_' || c == '.' || c == '/' || c == '$' || c == '(' || c == '~' || c == '+':
-		return true
-	case c == '-':
+	if c := t[at]; c == '-' {
 		return at+1 < len(t) && (isAlnum(t[at+1]) || t[at+1] == '.')
 	}
-	return false
+	return classes[t[at]]&plainHead != 0
 }
 
 // plainEnd returns where a block plain scalar starting at t[at] ends on
@@ -535,11 +574,11 @@ func plainEnd(t []byte, at int) (end int, ok bool) {
 // flowPlainEnd returns the end of a name-like plain scalar in a flow
 // collection: letters, digits and _ . / (first), then also -.
 func flowPlainEnd(t []byte, i int) int {
-	if i >= len(t) || !(isAlnum(t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '/') {
+	if i >= len(t) || classes[t[i]]&flowStart == 0 {
 		return i
 	}
 	i++
-	for i < len(t) && (isAlnum(t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '/' || t[i] == '-') {
+	for i < len(t) && classes[t[i]]&flowByte != 0 {
 		i++
 	}
 	return i
@@ -586,42 +625,58 @@ func trailerOK(t []byte, end int) bool {
 	return i == len(t) || (i > end && t[i] == '#')
 }
 
-// printable reports whether a line holds only characters yaml.v3 reads as
-// ordinary text: printable ASCII, or UTF-8 in the ranges its reader allows
-// minus the line and paragraph separators (line breaks to it) and the BOM
-// (skipped at a line start). It checks eight bytes at a time: the rest of
-// the scanner barely looks at most of them.
-func printable(t []byte) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
+// printable reports whether data holds only line feeds and characters
+// yaml.v3 reads as ordinary text: printable ASCII, or UTF-8 in the ranges
+// its reader allows minus the line and paragraph separators (line breaks
+// to it) and the BOM (skipped at a line start). It tests eight bytes at a
+// time and decodes runes only around the bytes a test flags.
+func printable(data []byte) bool {
+	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	i := 0
-	for ; i+8 <= len(t); i += 8 {
-		x := binary.LittleEndian.Uint64(t[i:])
-		// A byte below 0x20, or of 0x7f and above, sets its high bit.
-		if ((x-0x20*ones)&^x|(x+ones)|x)&highs != 0 {
-			return printableRunes(t[i:])
-		}
-	}
-	return printableRunes(t[i:])
-}
-
-func printableRunes(t []byte) bool {
-	for i := 0; i < len(t); {
-		c := t[i]
-		if c < 0x80 {
-			if c < 0x20 || c == 0x7f {
-				return false
-			}
-			i++
+	for i+8 <= len(data) {
+		x := binary.LittleEndian.Uint64(data[i:])
+		// A control byte other than '\n' is in 1..0x1f once '\n' is
+		// turned into 0 (the exact "has a byte between" test); 0x7f and
+		// non-ASCII bytes set their high bit once one is added.
+		y := x ^ 0x0a*ones
+		ctl := (0x9f*ones - y&low7) &^ y & (y&low7 + 0x7f*ones)
+		if (ctl|(x+ones)|x)&highs == 0 {
+			i += 8
 			continue
 		}
-		r, size := utf8.DecodeRune(t[i:])
-		switch {
-		case size == 1: // invalid UTF-8
-			return false
-		case r < 0xa0, r == 0x2028, r == 0x2029, r == 0xfeff, r >= 0xd800 && r < 0xe000, r == 0xfffe, r == 0xffff:
+		end := i + 8
+		for i < end {
+			size := printableRune(data[i:])
+			if size == 0 {
+				return false
+			}
+			i += size
+		}
+	}
+	for i < len(data) {
+		size := printableRune(data[i:])
+		if size == 0 {
 			return false
 		}
 		i += size
 	}
 	return true
+}
+
+// printableRune returns the size of the allowed character at t[0], or 0.
+func printableRune(t []byte) int {
+	if c := t[0]; c < 0x80 {
+		if c == '\n' || c >= 0x20 && c != 0x7f {
+			return 1
+		}
+		return 0
+	}
+	r, size := utf8.DecodeRune(t)
+	switch {
+	case size == 1: // invalid UTF-8
+		return 0
+	case r < 0xa0, r == 0x2028, r == 0x2029, r == 0xfeff, r == 0xfffe, r == 0xffff:
+		return 0
+	}
+	return size
 }

@@ -64,12 +64,12 @@ func treeDiff(path string, got, want *yaml.Node) string {
 // the fast path took the file.
 func compareFastPath(t *testing.T, data []byte, m *TransportMap) bool {
 	t.Helper()
-	if depthExceeds(data, maxDepth) {
-		return false // parse stops before either decoder
-	}
 	root, ok := decodeFast(data)
 	if !ok {
 		return false
+	}
+	if depthExceeds(data, maxDepth) {
+		t.Fatalf("the fast path took a file the depth check rejects:\n%s", data)
 	}
 	doc, perr := decodeFirst(data)
 	if perr != nil {
@@ -126,6 +126,38 @@ func TestFastPathFixtures(t *testing.T) {
 	}
 	if taken != n {
 		t.Errorf("the fast path took %d of %d realistic contracts, want all", taken, n)
+	}
+}
+
+// TestPrintable checks the eight-bytes-at-a-time test against the
+// character-at-a-time one, with every byte value and the multi-byte
+// characters that matter at every offset around a word boundary.
+func TestPrintable(t *testing.T) {
+	slow := func(b []byte) bool {
+		for i := 0; i < len(b); {
+			size := printableRune(b[i:])
+			if size == 0 {
+				return false
+			}
+			i += size
+		}
+		return true
+	}
+	var inserts [][]byte
+	for c := range 256 {
+		inserts = append(inserts, []byte{byte(c)})
+	}
+	for _, r := range []string{"\u0085", "\u00a0", "é", "\u2028", "\u2029", "\ufeff", "\ufffd", "\ufffe", "\U0001F600", "\xed\xa0\x80", "\xc0\xaf", "\n\n"} {
+		inserts = append(inserts, []byte(r))
+	}
+	for _, ins := range inserts {
+		for off := 0; off <= 17; off++ {
+			line := []byte(strings.Repeat("a: b\n", 5))
+			line = append(line[:off:off], append(ins, line[off:]...)...)
+			if got, want := printable(line), slow(line); got != want {
+				t.Errorf("printable(%q) = %v, want %v", line, got, want)
+			}
+		}
 	}
 }
 

@@ -41,13 +41,13 @@ func (c *contract) warn(file string, line int, field, msg string) {
 // parse reads one contract's bytes. It never fails: whatever it cannot use
 // becomes a warning naming the file, the field and the line.
 func parse(file string, data []byte, m *TransportMap) contract {
+	if root, ok := decodeFast(data); ok { // never for a file too deep
+		return read(file, root, m)
+	}
 	if depthExceeds(data, maxDepth) {
 		var c contract
 		c.warn(file, 0, "", fmt.Sprintf("nested deeper than %d levels; file skipped", maxDepth))
 		return c
-	}
-	if root, ok := decodeFast(data); ok {
-		return read(file, root, m)
 	}
 	return parseYAML(file, data, m)
 }
