@@ -20,7 +20,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -150,26 +149,29 @@ type result struct {
 	err error // the file could not be read
 }
 
-// readAll reads and parses files on every core: YAML parsing is the whole
-// cost of a Load (about 0.3 ms for a 10 KiB contract), and it runs at each
-// container start. Results keep the files' order.
+// readAll reads and parses files on every core, as it runs at each
+// container start. Each worker reads into one buffer it reuses: nothing
+// parse returns points into the file's bytes. Results keep the files'
+// order.
 func readAll(files []string, m *TransportMap) []result {
 	results := make([]result, len(files))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(files)) {
 		wg.Go(func() {
+			var buf []byte
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(files) {
 					return
 				}
-				data, err := readCapped(files[i])
+				data, err := readCapped(files[i], buf)
 				if err != nil {
 					results[i].err = err
 					continue
 				}
 				results[i].contract = parse(files[i], data, m)
+				buf = data
 			}
 		})
 	}
@@ -246,33 +248,58 @@ func (l *loader) collect(root string, explicit bool) error {
 	})
 }
 
-// readCapped reads a regular file of at most MaxFileSize bytes. It opens
-// without blocking so that a FIFO named contract.yaml cannot hang startup,
-// and never reads more than the cap, whatever the file claims to be.
-func readCapped(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// readCapped reads a regular file of at most MaxFileSize bytes into buf,
+// grown as needed. It opens without blocking so that a FIFO named
+// contract.yaml cannot hang startup, and never reads more than the cap,
+// whatever the file claims to be. It uses the system calls directly: an
+// os.File would register each file with the poller and read it in growing
+// chunks, several calls per contract that every start pays.
+func readCapped(path string, buf []byte) ([]byte, error) {
+	fd, err := retryEINTR(func() (int, error) {
+		return syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	})
 	if err != nil {
-		return nil, err
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
 	}
-	if !fi.Mode().IsRegular() {
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, errNotRegular
 	}
-	if fi.Size() > MaxFileSize {
+	if st.Size > MaxFileSize {
 		return nil, errTooLarge
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
+	// One byte more than the size: a read that fills it means the file grew.
+	buf = slices.Grow(buf[:0], int(st.Size)+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, len(buf))
+		}
+		n, err := retryEINTR(func() (int, error) { return syscall.Read(fd, buf[len(buf):min(cap(buf), MaxFileSize+1)]) })
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return buf, nil
+		}
+		buf = buf[:len(buf)+n]
+		if len(buf) > MaxFileSize {
+			return nil, errTooLarge // grew while being read
+		}
 	}
-	if len(data) > MaxFileSize {
-		return nil, errTooLarge // grew while being read
+}
+
+func retryEINTR(call func() (int, error)) (int, error) {
+	for range 100 {
+		n, err := call()
+		if err != syscall.EINTR {
+			return n, err
+		}
 	}
-	return data, nil
+	return 0, syscall.EINTR
 }
 
 var (

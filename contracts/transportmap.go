@@ -125,7 +125,7 @@ func (m *TransportMap) bootstrapKeys() map[string]bool {
 // (see transports.yaml) on top of m. On error m is unchanged and the error
 // names the file and, where there is one, the line.
 func (m *TransportMap) Merge(path string) error {
-	data, err := readCapped(path)
+	data, err := readCapped(path, nil)
 	if err != nil {
 		return fmt.Errorf("transport map: %w", err)
 	}
