@@ -220,32 +220,48 @@ func (l *loader) collect(root string, explicit bool) error {
 		l.add(root)
 		return nil
 	}
-	// WalkDir does not follow symlinked directories, so a link loop cannot
-	// trap it. Symlinked files are followed when read.
-	fsys := os.DirFS(root)
-	return fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err != nil {
-			l.warn(full, describe(err))
-			if d != nil && d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
+	l.walk(filepath.Clean(root))
+	return nil
+}
+
+// walk adds the contracts under dir, a clean path. It lists each directory
+// once, in no particular order (Load sorts), and builds paths by
+// concatenation: it runs at every start, over every node directory. Like
+// fs.WalkDir it does not follow symlinked directories, so a link loop
+// cannot trap it; symlinked files are followed when read.
+func (l *loader) walk(dir string) {
+	f, err := os.Open(dir)
+	if err != nil {
+		l.warn(dir, describe(err))
+		return
+	}
+	entries, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		l.warn(dir, describe(err))
+		return
+	}
+	prefix := dir + "/" // what filepath.Join(dir, name) gives, for a clean dir
+	switch {
+	case dir == ".":
+		prefix = ""
+	case strings.HasSuffix(dir, "/"):
+		prefix = dir
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case e.IsDir():
 			// Hidden directories hold no contracts but may hold copies of
 			// them: .git, and Kubernetes' ..data and ..<timestamp> behind a
 			// ConfigMap's symlinked files.
-			if p != "." && strings.HasPrefix(d.Name(), ".") {
-				return fs.SkipDir
+			if !strings.HasPrefix(name, ".") {
+				l.walk(prefix + name)
 			}
-			return nil
+		case IsContractName(name):
+			l.add(prefix + name)
 		}
-		if IsContractName(d.Name()) {
-			l.add(full)
-		}
-		return nil
-	})
+	}
 }
 
 // readCapped reads a regular file of at most MaxFileSize bytes into buf,
@@ -288,6 +304,9 @@ func readCapped(path string, buf []byte) ([]byte, error) {
 		buf = buf[:len(buf)+n]
 		if len(buf) > MaxFileSize {
 			return nil, errTooLarge // grew while being read
+		}
+		if int64(len(buf)) == st.Size {
+			return buf, nil // all fstat promised and no more: the read that would return 0 is not needed
 		}
 	}
 }

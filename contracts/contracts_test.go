@@ -268,6 +268,26 @@ func TestLoadPaths(t *testing.T) {
 	}
 }
 
+// TestLoadRootSpellings checks that the paths a walk reports are those
+// filepath.Join gives, however the root is written.
+func TestLoadRootSpellings(t *testing.T) {
+	abs, err := filepath.Abs(fixture("omnibase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(abs)
+	want := "nodes/node_vector_store_effect/contract.yaml"
+	for _, root := range []string{".", "./", "nodes/..", abs, abs + "/", abs + "//nodes/../"} {
+		s, err := Load([]string{root}, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := s.Files[len(s.Files)-1], filepath.Join(root, want); got != w {
+			t.Errorf("root %q: last file %q, want %q", root, got, w)
+		}
+	}
+}
+
 func writeFile(t *testing.T, path, data string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
