@@ -3,6 +3,7 @@ package contracts
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -25,10 +26,11 @@ import (
 func decodeFast(data []byte) (root *yaml.Node, ok bool) {
 	// The depth check's flow half; its line half runs in advance. So the
 	// fast path never takes a file that parse would reject as too deep.
-	if !printable(data) || flowExceeds(data, maxDepth) {
+	nl, ok := textLines(data)
+	if !ok || flowExceeds(data, maxDepth) {
 		return nil, false
 	}
-	s := scanner{data: data, docStart: true}
+	s := scanner{data: data, nl: nl, docStart: true}
 	s.advance()
 	s.skipEmpty()
 	s.docStart = false
@@ -98,10 +100,12 @@ const (
 // the end); bad means the document is outside the subset.
 type scanner struct {
 	data     []byte
-	next     int    // offset of the line after the current one
-	line     int    // the current line's number, from 1
-	text     []byte // the current line, without its newline
-	ind      int    // spaces before its first character
+	nl       []int32 // offsets of the line feeds
+	li       int     // index in nl of the current line's end
+	next     int     // offset of the line after the current one
+	line     int     // the current line's number, from 1
+	text     []byte  // the current line, without its newline
+	ind      int     // spaces before its first character
 	eof      bool
 	bad      bool
 	docStart bool // a "---" line may open the document here
@@ -122,14 +126,15 @@ func (s *scanner) advance() {
 		s.eof, s.text, s.ind = true, nil, 0
 		return
 	}
-	rest := s.data[s.next:]
-	n := bytes.IndexByte(rest, '\n')
-	if n < 0 {
-		n = len(rest)
+	end := len(s.data)
+	if s.li < len(s.nl) {
+		end = int(s.nl[s.li])
+		s.li++
 	}
-	s.next += n + 1
+	s.text = s.data[s.next:end]
+	s.next = end + 1
 	s.line++
-	s.text = rest[:n]
+	n := len(s.text)
 	ind := 0
 	for ind < n && s.text[ind] == ' ' {
 		ind++
@@ -625,42 +630,55 @@ func trailerOK(t []byte, end int) bool {
 	return i == len(t) || (i > end && t[i] == '#')
 }
 
-// printable reports whether data holds only line feeds and characters
-// yaml.v3 reads as ordinary text: printable ASCII, or UTF-8 in the ranges
-// its reader allows minus the line and paragraph separators (line breaks
-// to it) and the BOM (skipped at a line start). It tests eight bytes at a
-// time and decodes runes only around the bytes a test flags.
-func printable(data []byte) bool {
+// textLines returns the offsets of data's line feeds, and whether data
+// holds only those and characters yaml.v3 reads as ordinary text:
+// printable ASCII, or UTF-8 in the ranges its reader allows minus the line
+// and paragraph separators (line breaks to it) and the BOM (skipped at a
+// line start). It tests eight bytes at a time and decodes runes only
+// around the bytes a test flags.
+func textLines(data []byte) ([]int32, bool) {
 	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	nl := make([]int32, 0, len(data)/24)
 	i := 0
 	for i+8 <= len(data) {
-		x := binary.LittleEndian.Uint64(data[i:])
-		// A control byte other than '\n' is in 1..0x1f once '\n' is
-		// turned into 0 (the exact "has a byte between" test); 0x7f and
-		// non-ASCII bytes set their high bit once one is added.
+		x := binary.LittleEndian.Uint64(data[i : i+8])
+		// With line feeds turned into zero bytes (y), u has the high bit
+		// of every byte but those; a control byte other than '\n' is then
+		// one in 1..0x1f (the exact "has a byte between" test), and 0x7f
+		// and non-ASCII bytes set their high bit once one is added.
 		y := x ^ 0x0a*ones
-		ctl := (0x9f*ones - y&low7) &^ y & (y&low7 + 0x7f*ones)
-		if (ctl|(x+ones)|x)&highs == 0 {
-			i += 8
+		t := y & low7
+		u := t + low7
+		if ((0x9f*ones-t)&^y&u|(x+ones)|x)&highs != 0 {
+			end := i + 8
+			for i < end {
+				size := printableRune(data[i:])
+				if size == 0 {
+					return nil, false
+				}
+				if data[i] == '\n' {
+					nl = append(nl, int32(i))
+				}
+				i += size
+			}
 			continue
 		}
-		end := i + 8
-		for i < end {
-			size := printableRune(data[i:])
-			if size == 0 {
-				return false
-			}
-			i += size
+		for z := ^(u | y) & highs; z != 0; z &= z - 1 {
+			nl = append(nl, int32(i+bits.TrailingZeros64(z)/8))
 		}
+		i += 8
 	}
 	for i < len(data) {
 		size := printableRune(data[i:])
 		if size == 0 {
-			return false
+			return nil, false
+		}
+		if data[i] == '\n' {
+			nl = append(nl, int32(i))
 		}
 		i += size
 	}
-	return true
+	return nl, true
 }
 
 // printableRune returns the size of the allowed character at t[0], or 0.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,19 +130,23 @@ func TestFastPathFixtures(t *testing.T) {
 	}
 }
 
-// TestPrintable checks the eight-bytes-at-a-time test against the
-// character-at-a-time one, with every byte value and the multi-byte
-// characters that matter at every offset around a word boundary.
-func TestPrintable(t *testing.T) {
-	slow := func(b []byte) bool {
+// TestTextLines checks the eight-bytes-at-a-time test against the
+// character-at-a-time one, line feeds included, with every byte value and
+// the multi-byte characters that matter at every offset around a word
+// boundary.
+func TestTextLines(t *testing.T) {
+	slow := func(b []byte) (nl []int32, ok bool) {
 		for i := 0; i < len(b); {
 			size := printableRune(b[i:])
 			if size == 0 {
-				return false
+				return nil, false
+			}
+			if b[i] == '\n' {
+				nl = append(nl, int32(i))
 			}
 			i += size
 		}
-		return true
+		return nl, true
 	}
 	var inserts [][]byte
 	for c := range 256 {
@@ -154,8 +159,10 @@ func TestPrintable(t *testing.T) {
 		for off := 0; off <= 17; off++ {
 			line := []byte(strings.Repeat("a: b\n", 5))
 			line = append(line[:off:off], append(ins, line[off:]...)...)
-			if got, want := printable(line), slow(line); got != want {
-				t.Errorf("printable(%q) = %v, want %v", line, got, want)
+			gotNL, got := textLines(line)
+			wantNL, want := slow(line)
+			if got != want || got && !slices.Equal(gotNL, wantNL) {
+				t.Errorf("textLines(%q) = %v %v, want %v %v", line, gotNL, got, wantNL, want)
 			}
 		}
 	}
