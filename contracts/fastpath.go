@@ -650,16 +650,9 @@ func textLines(data []byte) ([]int32, bool) {
 		t := y & low7
 		u := t + low7
 		if ((0x9f*ones-t)&^y&u|(x+ones)|x)&highs != 0 {
-			end := i + 8
-			for i < end {
-				size := printableRune(data[i:])
-				if size == 0 {
-					return nil, false
-				}
-				if data[i] == '\n' {
-					nl = append(nl, int32(i))
-				}
-				i += size
+			var ok bool
+			if i, nl, ok = textRunes(data, i, i+8, nl); !ok {
+				return nil, false
 			}
 			continue
 		}
@@ -668,17 +661,24 @@ func textLines(data []byte) ([]int32, bool) {
 		}
 		i += 8
 	}
-	for i < len(data) {
+	_, nl, ok := textRunes(data, i, len(data), nl)
+	return nl, ok
+}
+
+// textRunes is textLines a character at a time, from data[i] to at least
+// data[end] (a character may run past it); it returns where it stopped.
+func textRunes(data []byte, i, end int, nl []int32) (int, []int32, bool) {
+	for i < end {
 		size := printableRune(data[i:])
 		if size == 0 {
-			return nil, false
+			return i, nl, false
 		}
 		if data[i] == '\n' {
 			nl = append(nl, int32(i))
 		}
 		i += size
 	}
-	return nl, true
+	return i, nl, true
 }
 
 // printableRune returns the size of the allowed character at t[0], or 0.
