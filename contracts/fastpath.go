@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -23,14 +24,15 @@ import (
 // lines, flow collections spanning lines or with unusual entries, block
 // scalars in a read field or a list entry, indentation that does not match
 // an open block. FuzzFastPath holds it to that.
-func decodeFast(data []byte) (root *yaml.Node, ok bool) {
+func decodeFast(data []byte, sc *scratch) (root *yaml.Node, ok bool) {
+	sc.reset()
 	// The depth check's flow half; its line half runs in advance. So the
 	// fast path never takes a file that parse would reject as too deep.
-	nl, ok := textLines(data)
+	sc.nl, ok = textLines(data, sc.nl[:0])
 	if !ok || flowExceeds(data, maxDepth) {
 		return nil, false
 	}
-	s := scanner{data: data, nl: nl, docStart: true}
+	s := scanner{data: data, nl: sc.nl, sc: sc, docStart: true}
 	s.advance()
 	s.skipEmpty()
 	s.docStart = false
@@ -66,14 +68,14 @@ type field struct {
 
 var leaf = &shape{}
 
-// field returns the shape of key's value, or nil when key is not read.
-func (sh *shape) field(key []byte) *shape {
+// field returns the field key names, or nil when key is not read.
+func (sh *shape) field(key []byte) *field {
 	if sh == nil {
 		return nil
 	}
-	for _, f := range sh.keys {
-		if string(key) == f.name {
-			return f.sub
+	for i := range sh.keys {
+		if string(key) == sh.keys[i].name {
+			return &sh.keys[i]
 		}
 	}
 	return nil
@@ -110,15 +112,55 @@ type scanner struct {
 	bad      bool
 	docStart bool // a "---" line may open the document here
 	depth    int
-	nodes    []yaml.Node // allocated a slab at a time
+	sc       *scratch
+}
+
+// scratch is memory that reading one contract after another reuses: the
+// nodes decodeFast builds and its line table are garbage once parse
+// returns, and fresh memory for each contract costs page faults at every
+// start. The zero value is ready to use.
+type scratch struct {
+	nodes []yaml.Node  // handed out in order, never grown in place
+	extra int          // nodes that did not fit, this contract
+	kids  []*yaml.Node // the nodes' Content, carved out in order
+	stack []*yaml.Node // children of the collections being read
+	nl    []int32
+}
+
+func (sc *scratch) reset() {
+	if sc.extra > 0 || sc.nodes == nil {
+		sc.nodes = make([]yaml.Node, 0, max(64, cap(sc.nodes)+sc.extra))
+		sc.kids = make([]*yaml.Node, 0, cap(sc.nodes))
+	}
+	sc.nodes, sc.kids, sc.stack, sc.extra = sc.nodes[:0], sc.kids[:0], sc.stack[:0], 0
+}
+
+// adopt makes the children pushed on the stack since mark n's Content.
+func (s *scanner) adopt(n *yaml.Node, mark int) {
+	sc := s.sc
+	kids := sc.stack[mark:]
+	if len(kids) > 0 {
+		if len(sc.kids)+len(kids) <= cap(sc.kids) {
+			at := len(sc.kids)
+			sc.kids = append(sc.kids, kids...)
+			n.Content = sc.kids[at:len(sc.kids):len(sc.kids)]
+		} else {
+			n.Content = slices.Clone(kids)
+		}
+	}
+	sc.stack = sc.stack[:mark]
 }
 
 func (s *scanner) node(n yaml.Node) *yaml.Node {
-	if len(s.nodes) == cap(s.nodes) {
-		s.nodes = make([]yaml.Node, 0, 32)
+	sc := s.sc
+	if len(sc.nodes) == cap(sc.nodes) {
+		sc.extra++ // the next contract gets a slab that fits
+		p := new(yaml.Node)
+		*p = n
+		return p
 	}
-	s.nodes = append(s.nodes, n)
-	return &s.nodes[len(s.nodes)-1]
+	sc.nodes = append(sc.nodes, n)
+	return &sc.nodes[len(sc.nodes)-1]
 }
 
 func (s *scanner) advance() {
@@ -182,16 +224,18 @@ func (s *scanner) mapping(col int, sh *shape) *yaml.Node {
 	n := s.open(sh, yaml.MappingNode, 0)
 	defer s.close()
 	keep := sh != nil && sh.keys != nil
+	mark := len(s.sc.stack)
 	for !s.bad {
 		key, after, ok := splitKey(s.text, col)
 		if !ok {
 			s.bad = true
 			return nil
 		}
-		sub := sh.field(key)
 		var k *yaml.Node
-		if sub != nil {
-			k = s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(key), Line: s.line})
+		var sub *shape
+		if f := sh.field(key); f != nil {
+			sub = f.sub
+			k = s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.name, Line: s.line})
 		}
 		var v *yaml.Node
 		if at := skipSpaces(s.text, after); at == len(s.text) || s.text[at] == '#' {
@@ -206,9 +250,10 @@ func (s *scanner) mapping(col int, sh *shape) *yaml.Node {
 			return nil
 		}
 		if keep && sub != nil {
-			n.Content = append(n.Content, k, v)
+			s.sc.stack = append(s.sc.stack, k, v)
 		}
 		if s.eof || s.ind < col {
+			s.adopt(n, mark)
 			return n
 		}
 		if s.ind > col || isEntry(s.text, col) {
@@ -248,6 +293,7 @@ func (s *scanner) sequence(col int, sh *shape, indentless bool) *yaml.Node {
 	n := s.open(sh, yaml.SequenceNode, 0)
 	defer s.close()
 	item := sh.entries()
+	mark := len(s.sc.stack)
 	for !s.bad {
 		at := skipSpaces(s.text, col+1)
 		if at == len(s.text) || s.text[at] == '#' || isEntry(s.text, at) {
@@ -267,9 +313,10 @@ func (s *scanner) sequence(col int, sh *shape, indentless bool) *yaml.Node {
 			return nil
 		}
 		if item != nil {
-			n.Content = append(n.Content, v)
+			s.sc.stack = append(s.sc.stack, v)
 		}
 		if s.eof || s.ind < col {
+			s.adopt(n, mark)
 			return n
 		}
 		if s.ind > col {
@@ -278,6 +325,7 @@ func (s *scanner) sequence(col int, sh *shape, indentless bool) *yaml.Node {
 		}
 		if !isEntry(s.text, col) {
 			if indentless {
+				s.adopt(n, mark)
 				return n
 			}
 			s.bad = true
@@ -387,6 +435,7 @@ func (s *scanner) flow(at int, sh *shape) (*yaml.Node, int) {
 	if i < len(t) && t[i] == closer {
 		return n, i + 1
 	}
+	mark := len(s.sc.stack)
 	for !s.bad {
 		var k, v *yaml.Node
 		sub := sh.entries()
@@ -396,10 +445,10 @@ func (s *scanner) flow(at int, sh *shape) (*yaml.Node, int) {
 				s.bad = true
 				return nil, i
 			}
-			key := t[i:j]
-			sub = sh.field(key)
-			if sub != nil {
-				k = s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(key), Line: s.line})
+			sub = nil
+			if f := sh.field(t[i:j]); f != nil {
+				sub = f.sub
+				k = s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.name, Line: s.line})
 			}
 			i = skipSpaces(t, j+1)
 		}
@@ -409,12 +458,13 @@ func (s *scanner) flow(at int, sh *shape) (*yaml.Node, int) {
 		}
 		switch {
 		case seq && sub != nil:
-			n.Content = append(n.Content, v)
+			s.sc.stack = append(s.sc.stack, v)
 		case !seq && sub != nil && sh.keys != nil:
-			n.Content = append(n.Content, k, v)
+			s.sc.stack = append(s.sc.stack, k, v)
 		}
 		i = skipSpaces(t, i)
 		if i < len(t) && t[i] == closer {
+			s.adopt(n, mark)
 			return n, i + 1
 		}
 		if i >= len(t) || t[i] != ',' {
@@ -630,39 +680,48 @@ func trailerOK(t []byte, end int) bool {
 	return i == len(t) || (i > end && t[i] == '#')
 }
 
-// textLines returns the offsets of data's line feeds, and whether data
+// textLines appends the offsets of data's line feeds to nl, and says whether data
 // holds only those and characters yaml.v3 reads as ordinary text:
 // printable ASCII, or UTF-8 in the ranges its reader allows minus the line
 // and paragraph separators (line breaks to it) and the BOM (skipped at a
 // line start). It tests eight bytes at a time and decodes runes only
 // around the bytes a test flags.
-func textLines(data []byte) ([]int32, bool) {
+func textLines(data []byte, nl []int32) ([]int32, bool) {
+	for i := 0; ; {
+		nl, i = lineFeeds(data, i, nl)
+		var ok bool
+		if i, nl, ok = textRunes(data, i, min(i+8, len(data)), nl); !ok || i == len(data) {
+			return nl, ok
+		}
+	}
+}
+
+// lineFeeds is textLines eight bytes at a time: it appends the line feeds
+// from data[i] and stops before the first eight bytes that hold anything
+// else than printable ASCII and line feeds, or fewer than eight left.
+func lineFeeds(data []byte, i int, nl []int32) ([]int32, int) {
 	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	nl := make([]int32, 0, len(data)/24)
-	i := 0
-	for i+8 <= len(data) {
-		x := binary.LittleEndian.Uint64(data[i : i+8])
+	for ; i+16 <= len(data); i += 16 {
+		d := data[i : i+16]
+		x0, x1 := binary.LittleEndian.Uint64(d), binary.LittleEndian.Uint64(d[8:])
 		// With line feeds turned into zero bytes (y), u has the high bit
 		// of every byte but those; a control byte other than '\n' is then
 		// one in 1..0x1f (the exact "has a byte between" test), and 0x7f
 		// and non-ASCII bytes set their high bit once one is added.
-		y := x ^ 0x0a*ones
-		t := y & low7
-		u := t + low7
-		if ((0x9f*ones-t)&^y&u|(x+ones)|x)&highs != 0 {
-			var ok bool
-			if i, nl, ok = textRunes(data, i, i+8, nl); !ok {
-				return nil, false
-			}
-			continue
+		y0, y1 := x0^0x0a*ones, x1^0x0a*ones
+		t0, t1 := y0&low7, y1&low7
+		u0, u1 := t0+low7, t1+low7
+		if ((0x9f*ones-t0)&^y0&u0|(x0+ones)|x0|(0x9f*ones-t1)&^y1&u1|(x1+ones)|x1)&highs != 0 {
+			break
 		}
-		for z := ^(u | y) & highs; z != 0; z &= z - 1 {
+		for z := ^(u0 | y0) & highs; z != 0; z &= z - 1 {
 			nl = append(nl, int32(i+bits.TrailingZeros64(z)/8))
 		}
-		i += 8
+		for z := ^(u1 | y1) & highs; z != 0; z &= z - 1 {
+			nl = append(nl, int32(i+8+bits.TrailingZeros64(z)/8))
+		}
 	}
-	_, nl, ok := textRunes(data, i, len(data), nl)
-	return nl, ok
+	return nl, i
 }
 
 // textRunes is textLines a character at a time, from data[i] to at least

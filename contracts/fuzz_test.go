@@ -23,7 +23,7 @@ func FuzzParse(f *testing.F) {
 	m := DefaultTransportMap()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
-		c := parse("contract.yaml", data, m)
+		c := parse("contract.yaml", data, m, &scratch{})
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("parse took %v on %d bytes", d, len(data))
 		}

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -39,9 +40,10 @@ func (c *contract) warn(file string, line int, field, msg string) {
 }
 
 // parse reads one contract's bytes. It never fails: whatever it cannot use
-// becomes a warning naming the file, the field and the line.
-func parse(file string, data []byte, m *TransportMap) contract {
-	if root, ok := decodeFast(data); ok { // never for a file too deep
+// becomes a warning naming the file, the field and the line. sc is reused
+// from one call to the next.
+func parse(file string, data []byte, m *TransportMap, sc *scratch) contract {
+	if root, ok := decodeFast(data, sc); ok { // never for a file too deep
 		return read(file, root, m)
 	}
 	if depthExceeds(data, maxDepth) {
@@ -89,6 +91,7 @@ func (c *contract) read(file string, root *yaml.Node, m *TransportMap) {
 	if isNull(root) {
 		return // an empty contract declares nothing
 	}
+	c.needs = make([]need, 0, 8)
 	if root.Kind != yaml.MappingNode {
 		c.warn(file, root.Line, "", "want a mapping at the top level, got "+kindName(root))
 		return
@@ -158,17 +161,23 @@ func (c *contract) handlers(file string, root *yaml.Node, m *TransportMap) {
 	if !c.want(file, "handler_routing", lineOf(k), hr, yaml.MappingNode) {
 		return
 	}
+	// Field names are built only for fields that are there: most handlers
+	// have one of the two handler_types, and every start reads them all.
 	c.eachMapping(file, hr, "handler_routing.handlers", "handlers", func(field string, h *yaml.Node) {
-		_, ht := lookup(h, "handler_type")
-		c.transport(file, field+".handler_type", ht, m)
+		if _, ht := lookup(h, "handler_type"); !isNull(ht) {
+			c.transport(file, field+".handler_type", ht, m)
+		}
 		// Many real contracts put handler_type under handler:, next to the
 		// handler's name and module; the reference extractor missed those.
 		k, inner := lookup(h, "handler")
-		if isString(inner) {
+		if isNull(inner) || isString(inner) {
 			return // handler: SomeClassName names the handler and nothing more
 		}
-		if c.want(file, field+".handler", lineOf(k), inner, yaml.MappingNode) {
-			_, ht := lookup(inner, "handler_type")
+		if inner.Kind != yaml.MappingNode {
+			c.want(file, field+".handler", lineOf(k), inner, yaml.MappingNode)
+			return
+		}
+		if _, ht := lookup(inner, "handler_type"); !isNull(ht) {
 			c.transport(file, field+".handler.handler_type", ht, m)
 		}
 	})
@@ -214,7 +223,7 @@ func (c *contract) eachMapping(file string, parent *yaml.Node, field, key string
 		return
 	}
 	for i, item := range list.Content {
-		f := fmt.Sprintf("%s[%d]", field, i)
+		f := field + "[" + strconv.Itoa(i) + "]"
 		if e := deref(item); c.want(file, f, item.Line, e, yaml.MappingNode) {
 			fn(f, e)
 		}
