@@ -150,9 +150,8 @@ type result struct {
 }
 
 // readAll reads and parses files on every core, as it runs at each
-// container start. Each worker reads into one buffer it reuses: nothing
-// parse returns points into the file's bytes. Results keep the files'
-// order.
+// container start. Each worker reuses one read buffer and one scratch:
+// nothing parse returns points into either. Results keep the files' order.
 func readAll(files []string, m *TransportMap) []result {
 	results := make([]result, len(files))
 	var next atomic.Int64
@@ -160,6 +159,7 @@ func readAll(files []string, m *TransportMap) []result {
 	for range min(runtime.GOMAXPROCS(0), len(files)) {
 		wg.Go(func() {
 			var buf []byte
+			var sc scratch
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(files) {
@@ -170,7 +170,7 @@ func readAll(files []string, m *TransportMap) []result {
 					results[i].err = err
 					continue
 				}
-				results[i].contract = parse(files[i], data, m)
+				results[i].contract = parse(files[i], data, m, &sc)
 				buf = data
 			}
 		})
@@ -224,19 +224,14 @@ func (l *loader) collect(root string, explicit bool) error {
 	return nil
 }
 
-// walk adds the contracts under dir, a clean path. It lists each directory
-// once, in no particular order (Load sorts), and builds paths by
+// walk adds the contracts under dir, a clean path. It builds paths by
 // concatenation: it runs at every start, over every node directory. Like
 // fs.WalkDir it does not follow symlinked directories, so a link loop
 // cannot trap it; symlinked files are followed when read.
 func (l *loader) walk(dir string) {
-	f, err := os.Open(dir)
-	if err != nil {
-		l.warn(dir, describe(err))
-		return
-	}
-	entries, err := f.ReadDir(-1)
-	f.Close()
+	// os.ReadDir opens without the poller (os.Open would try to register
+	// the directory: four more system calls each).
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		l.warn(dir, describe(err))
 		return
@@ -353,12 +348,14 @@ func describe(err error) string {
 }
 
 // aggregate folds needs into requirements, one per (transport, key).
+// Every key of a transport has the same sources, so they are gathered
+// once per transport and shared (capacity-limited, so an append by a
+// caller copies): 115 contracts name transports hundreds of times.
 type aggregate struct {
 	m          *TransportMap
 	bootKeys   map[string]bool
-	transports map[string]bool
-	reqs       map[[2]string]*entry
-	envOrder   int
+	transports map[string][]Source // each transport named, and where
+	env        map[string]*entry   // explicit dependencies by key
 }
 
 type entry struct {
@@ -368,40 +365,34 @@ type entry struct {
 }
 
 func newAggregate(m *TransportMap) *aggregate {
-	return &aggregate{m: m, bootKeys: m.bootstrapKeys(), transports: map[string]bool{}, reqs: map[[2]string]*entry{}}
+	return &aggregate{m: m, bootKeys: m.bootstrapKeys(), transports: map[string][]Source{}, env: map[string]*entry{}}
 }
 
 func (a *aggregate) add(n need) {
 	if n.transport != EnvFolder {
-		a.transports[n.transport] = true
-		boot := a.m.bootstrap[n.transport]
-		for i, k := range a.m.keys[n.transport] {
-			a.put(n.transport, k, true, n.src, i, boot)
-		}
+		a.transports[n.transport] = append(a.transports[n.transport], n.src)
 		return
 	}
-	a.put(EnvFolder, n.key, n.required, n.src, a.envOrder, a.bootKeys[n.key])
-	a.envOrder++
-}
-
-func (a *aggregate) put(transport, key string, required bool, src Source, order int, boot bool) {
-	id := [2]string{transport, key}
-	e := a.reqs[id]
+	e := a.env[n.key]
 	if e == nil {
-		e = &entry{req: Requirement{Key: key, Transport: transport}, order: order, boot: boot}
-		a.reqs[id] = e
+		e = &entry{req: Requirement{Key: n.key, Transport: EnvFolder}, order: len(a.env), boot: a.bootKeys[n.key]}
+		a.env[n.key] = e
 	}
-	e.req.Required = e.req.Required || required
-	e.req.Sources = append(e.req.Sources, src)
+	e.req.Required = e.req.Required || n.required
+	e.req.Sources = append(e.req.Sources, n.src)
 }
 
 func (a *aggregate) result() (transports []string, reqs, boot []Requirement) {
-	for t := range a.transports {
+	entries := make([]*entry, 0, len(a.env))
+	for t, srcs := range a.transports {
 		transports = append(transports, t)
+		for i, k := range a.m.keys[t] {
+			req := Requirement{Key: k, Transport: t, Required: true, Sources: srcs[:len(srcs):len(srcs)]}
+			entries = append(entries, &entry{req: req, order: i, boot: a.m.bootstrap[t]})
+		}
 	}
 	slices.Sort(transports)
-	entries := make([]*entry, 0, len(a.reqs))
-	for _, e := range a.reqs {
+	for _, e := range a.env {
 		entries = append(entries, e)
 	}
 	slices.SortFunc(entries, func(x, y *entry) int {
