@@ -41,6 +41,7 @@ lint:
 fuzz:
 	$(GO) test ./resolve/ -run '^$$' -fuzz FuzzParseDotenv -fuzztime 60s
 	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzFastPath -fuzztime 60s
 	$(GO) test ./signals/ -run '^$$' -fuzz FuzzParseRewrite -fuzztime 60s
 
 clean:

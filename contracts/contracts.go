@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 )
 
@@ -116,19 +115,25 @@ func Load(paths []string, explicit bool, m *TransportMap) (*Set, error) {
 	if m == nil {
 		m = DefaultTransportMap()
 	}
-	l := loader{seen: map[string]bool{}}
+	r := &readers{m: m}
+	l := loader{seen: map[string]bool{}, found: r.read}
 	for _, p := range paths {
 		if err := l.collect(p, explicit); err != nil {
+			r.wait(0)
 			return nil, err
 		}
 	}
-	slices.Sort(l.files)
+	results := r.wait(len(l.files))
+	order := make([]int, len(l.files))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(l.files[a], l.files[b]) })
 
-	results := readAll(l.files, m)
 	agg := newAggregate(m)
 	set := &Set{Warnings: l.warnings}
-	for i, f := range l.files {
-		r := results[i]
+	for _, i := range order {
+		f, r := l.files[i], results[i]
 		if r.err != nil {
 			set.Warnings = append(set.Warnings, readWarning(f, r.err))
 			continue
@@ -151,39 +156,74 @@ type result struct {
 	err error // the file could not be read
 }
 
-// readAll reads and parses files on every core, as it runs at each
-// container start. Each worker reuses one read buffer and one scratch:
-// nothing parse returns points into either. Results keep the files' order.
-func readAll(files []string, m *TransportMap) []result {
-	results := make([]result, len(files))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(files)) {
-		wg.Go(func() {
-			var buf []byte
-			var sc scratch
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(files) {
-					return
-				}
-				data, err := readCapped(files[i], buf)
-				if err != nil {
-					results[i].err = err
-					continue
-				}
-				results[i].contract = parse(files[i], data, m, &sc)
-				buf = data
-			}
-		})
+// readers read and parse files as the walk finds them, which it does at
+// each container start: one more worker per file found, up to one per
+// core, so a single contract costs no second thread. Each worker reuses one
+// read buffer and one scratch: nothing parse returns points into either.
+type readers struct {
+	m       *TransportMap
+	jobs    chan job
+	workers int
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	done    []job // with their results, in any order
+}
+
+type job struct {
+	i    int // the file's index in the walk's order
+	path string
+	res  result
+}
+
+func (r *readers) read(i int, path string) {
+	if r.jobs == nil {
+		r.jobs = make(chan job, 256)
 	}
-	wg.Wait()
+	if r.workers <= i && r.workers < runtime.GOMAXPROCS(0) {
+		r.workers++
+		r.wg.Go(r.work)
+	}
+	r.jobs <- job{i: i, path: path}
+}
+
+func (r *readers) work() {
+	var buf []byte
+	var sc scratch
+	var done []job
+	for j := range r.jobs {
+		data, err := readCapped(j.path, buf)
+		if err != nil {
+			j.res.err = err
+		} else {
+			j.res.contract = parse(j.path, data, r.m, &sc)
+			buf = data
+		}
+		done = append(done, j)
+	}
+	r.mu.Lock()
+	r.done = append(r.done, done...)
+	r.mu.Unlock()
+}
+
+// wait returns the results of the n files read, by walk order.
+func (r *readers) wait(n int) []result {
+	if r.jobs != nil {
+		close(r.jobs)
+	}
+	r.wg.Wait()
+	results := make([]result, n)
+	for _, j := range r.done {
+		if j.i < n {
+			results[j.i] = j.res
+		}
+	}
 	return results
 }
 
 type loader struct {
 	files    []string
 	seen     map[string]bool // cleaned paths, so overlapping paths read a file once
+	found    func(i int, path string)
 	warnings []Warning
 	dirBuf   []byte
 }
@@ -197,6 +237,7 @@ func (l *loader) add(path string) {
 	if !l.seen[path] {
 		l.seen[path] = true
 		l.files = append(l.files, path)
+		l.found(len(l.files)-1, path)
 	}
 }
 

@@ -251,6 +251,10 @@ func TestLoadPaths(t *testing.T) {
 	if _, err := Load([]string{missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("explicit missing dir: err = %v, want not-exist", err)
 	}
+	// Also after a folder whose contracts are already being read.
+	if _, err := Load([]string{fixture("omnibase"), missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("explicit missing dir after a good one: err = %v, want not-exist", err)
+	}
 	s, err := Load([]string{missing}, false, nil)
 	if err != nil || len(s.Files) != 0 || len(s.Requirements) != 0 || len(s.Warnings) != 0 {
 		t.Errorf("default missing dir: got %+v, %v; want an empty set", s, err)

@@ -182,7 +182,9 @@ func (s *scanner) advance() {
 		ind++
 	}
 	s.ind = ind
-	if n > maxDepth && lineDepth(s.text) > maxDepth {
+	// At most one level per two columns of indentation and one per "- "
+	// after it: most lines cannot reach the limit, whatever their length.
+	if ind/2+(n-ind+1)/2 > maxDepth && lineDepth(s.text) > maxDepth {
 		s.bad = true
 	}
 	// Document markers and directives only count in column 0, and there

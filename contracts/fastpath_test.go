@@ -260,6 +260,10 @@ var fastPathCases = []struct {
 	{"no final newline", "metadata:\n  transport_type: db", true},
 	{"trailing spaces", "metadata:   \n  transport_type: db   \n  x: 'a'  \n", true},
 	{"many warnings", "dependencies:\n" + strings.Repeat("  - 5\n", 25), true},
+	{"nested 60 levels", "metadata:\n  transport_type: db\nx:\n" + strings.ReplaceAll(deepIndent(60), "\n", "\n  "), true},
+	{"nested 70 levels", "x:\n" + strings.ReplaceAll(deepIndent(70), "\n", "\n  "), false},
+	{"indented 65 levels", "x: 1\n" + strings.Repeat(" ", 130) + "# deep comment\n", false},
+	{"long line, shallow", "x: " + strings.Repeat("a b ", 100) + "\n", true},
 }
 
 func TestFastPathCases(t *testing.T) {
