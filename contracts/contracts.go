@@ -166,42 +166,47 @@ type readers struct {
 	workers int
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	done    []job // with their results, in any order
+	done    []done // in any order
 }
 
 type job struct {
 	i    int // the file's index in the walk's order
 	path string
-	res  result
+}
+
+type done struct {
+	i   int
+	res result
 }
 
 func (r *readers) read(i int, path string) {
 	if r.jobs == nil {
-		r.jobs = make(chan job, 256)
+		r.jobs = make(chan job, 64)
 	}
 	if r.workers <= i && r.workers < runtime.GOMAXPROCS(0) {
 		r.workers++
 		r.wg.Go(r.work)
 	}
-	r.jobs <- job{i: i, path: path}
+	r.jobs <- job{i, path}
 }
 
 func (r *readers) work() {
 	var buf []byte
 	var sc scratch
-	var done []job
+	var mine []done
 	for j := range r.jobs {
+		d := done{i: j.i}
 		data, err := readCapped(j.path, buf)
 		if err != nil {
-			j.res.err = err
+			d.res.err = err
 		} else {
-			j.res.contract = parse(j.path, data, r.m, &sc)
+			d.res.contract = parse(j.path, data, r.m, &sc)
 			buf = data
 		}
-		done = append(done, j)
+		mine = append(mine, d)
 	}
 	r.mu.Lock()
-	r.done = append(r.done, done...)
+	r.done = append(r.done, mine...)
 	r.mu.Unlock()
 }
 
@@ -212,9 +217,9 @@ func (r *readers) wait(n int) []result {
 	}
 	r.wg.Wait()
 	results := make([]result, n)
-	for _, j := range r.done {
-		if j.i < n {
-			results[j.i] = j.res
+	for _, d := range r.done {
+		if d.i < n {
+			results[d.i] = d.res
 		}
 	}
 	return results

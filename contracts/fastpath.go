@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -516,8 +517,14 @@ func (s *scanner) flowValue(i int, sh *shape) (*yaml.Node, int) {
 }
 
 func (s *scanner) plainNode(v string) *yaml.Node {
-	n := s.node(yaml.Node{Kind: yaml.ScalarNode, Value: v, Line: s.line})
-	n.Tag = n.ShortTag() // yaml.v3's own resolution: int, bool, null, timestamp, ...
+	n := s.node(yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v, Line: s.line})
+	// yaml.v3 resolves a plain scalar by its first byte: only a sign, a
+	// digit, '.', '~' or one of yYnNtTfFoO can make it other than a
+	// string. Those get its own resolution (int, bool, null, timestamp...).
+	if strings.IndexByte("+-0123456789.~yYnNtTfFoO", v[0]) >= 0 {
+		n.Tag = ""
+		n.Tag = n.ShortTag()
+	}
 	return n
 }
 

@@ -163,9 +163,9 @@ func (c *contract) handlers(file string, root *yaml.Node, m *TransportMap) {
 	}
 	// Field names are built only for fields that are there: most handlers
 	// have one of the two handler_types, and every start reads them all.
-	c.eachMapping(file, hr, "handler_routing.handlers", "handlers", func(field string, h *yaml.Node) {
+	c.eachMapping(file, hr, "handler_routing.handlers", "handlers", func(field entryField, h *yaml.Node) {
 		if _, ht := lookup(h, "handler_type"); !isNull(ht) {
-			c.transport(file, field+".handler_type", ht, m)
+			c.transport(file, field.name(".handler_type"), ht, m)
 		}
 		// Many real contracts put handler_type under handler:, next to the
 		// handler's name and module; the reference extractor missed those.
@@ -174,23 +174,23 @@ func (c *contract) handlers(file string, root *yaml.Node, m *TransportMap) {
 			return // handler: SomeClassName names the handler and nothing more
 		}
 		if inner.Kind != yaml.MappingNode {
-			c.want(file, field+".handler", lineOf(k), inner, yaml.MappingNode)
+			c.want(file, field.name(".handler"), lineOf(k), inner, yaml.MappingNode)
 			return
 		}
 		if _, ht := lookup(inner, "handler_type"); !isNull(ht) {
-			c.transport(file, field+".handler.handler_type", ht, m)
+			c.transport(file, field.name(".handler.handler_type"), ht, m)
 		}
 	})
 }
 
 func (c *contract) dependencies(file string, root *yaml.Node) {
-	c.eachMapping(file, root, "dependencies", "dependencies", func(field string, d *yaml.Node) {
+	c.eachMapping(file, root, "dependencies", "dependencies", func(field entryField, d *yaml.Node) {
 		_, typ := lookup(d, "type")
 		if isNull(typ) {
 			return
 		}
 		if !isString(typ) {
-			c.warn(file, typ.Line, field+".type", "want a string, got "+kindName(typ))
+			c.warn(file, typ.Line, field.name(".type"), "want a string, got "+kindName(typ))
 			return
 		}
 		if !strings.EqualFold(strings.TrimSpace(typ.Value), "environment") {
@@ -207,7 +207,7 @@ func (c *contract) dependencies(file string, root *yaml.Node) {
 			} else {
 				// Unreadable means the default: the key is still fetched
 				// either way; only a missing one becomes fatal.
-				c.warn(file, r.Line, field+".required", "want true or false, got "+kindName(r)+"; taken as true")
+				c.warn(file, r.Line, field.name(".required"), "want true or false, got "+kindName(r)+"; taken as true")
 			}
 		}
 		c.needs = append(c.needs, need{transport: EnvFolder, key: key, required: required, src: src})
@@ -217,44 +217,58 @@ func (c *contract) dependencies(file string, root *yaml.Node) {
 // eachMapping calls fn for each entry of the list parent[key] (written as
 // field in messages), warning about a list that is not one and entries
 // that are not mappings.
-func (c *contract) eachMapping(file string, parent *yaml.Node, field, key string, fn func(field string, entry *yaml.Node)) {
+func (c *contract) eachMapping(file string, parent *yaml.Node, field, key string, fn func(field entryField, entry *yaml.Node)) {
 	k, list := lookup(parent, key)
 	if !c.want(file, field, lineOf(k), list, yaml.SequenceNode) {
 		return
 	}
 	for i, item := range list.Content {
-		f := field + "[" + strconv.Itoa(i) + "]"
-		if e := deref(item); c.want(file, f, item.Line, e, yaml.MappingNode) {
+		f := entryField{field, i}
+		if e := deref(item); e != nil && e.Kind == yaml.MappingNode {
 			fn(f, e)
+		} else {
+			c.want(file, f.name(""), item.Line, e, yaml.MappingNode) // warns unless null
 		}
 	}
+}
+
+// entryField names a list entry, "dependencies[2]", and its fields,
+// "dependencies[2].env_var". Each name is built in one go, and only when a
+// need or a warning records it: every start reads every entry.
+type entryField struct {
+	list string
+	i    int
+}
+
+func (f entryField) name(suffix string) string {
+	return f.list + "[" + strconv.Itoa(f.i) + "]" + suffix
 }
 
 // dependencyKey finds the variable of an environment dependency: env_var,
 // or else name when it looks like a variable (QDRANT_URL), which is how
 // several real contracts write it.
-func (c *contract) dependencyKey(file, field string, d *yaml.Node) (string, Source, bool) {
+func (c *contract) dependencyKey(file string, field entryField, d *yaml.Node) (string, Source, bool) {
 	if _, ev := lookup(d, "env_var"); !isNull(ev) {
 		if !isString(ev) {
-			c.warn(file, ev.Line, field+".env_var", "want a variable name, got "+kindName(ev))
+			c.warn(file, ev.Line, field.name(".env_var"), "want a variable name, got "+kindName(ev))
 			return "", Source{}, false
 		}
 		if v := strings.TrimSpace(ev.Value); v != "" {
 			if !IsVarName(v, false) {
-				c.warn(file, ev.Line, field+".env_var", "not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
+				c.warn(file, ev.Line, field.name(".env_var"), "not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
 				return "", Source{}, false
 			}
-			return v, Source{File: file, Line: ev.Line, Field: field + ".env_var"}, true
+			return v, Source{File: file, Line: ev.Line, Field: field.name(".env_var")}, true
 		}
 	}
 	_, nm := lookup(d, "name")
 	if isString(nm) && IsVarName(strings.TrimSpace(nm.Value), true) {
-		return strings.TrimSpace(nm.Value), Source{File: file, Line: nm.Line, Field: field + ".name"}, true
+		return strings.TrimSpace(nm.Value), Source{File: file, Line: nm.Line, Field: field.name(".name")}, true
 	}
 	line := d.Line
 	if nm != nil {
 		line = nm.Line
 	}
-	c.warn(file, line, field, "type environment without env_var, and name is not an upper-case variable name; skipped")
+	c.warn(file, line, field.name(""), "type environment without env_var, and name is not an upper-case variable name; skipped")
 	return "", Source{}, false
 }
