@@ -33,7 +33,9 @@ func decodeFast(data []byte, sc *scratch) (root *yaml.Node, ok bool) {
 	if !ok || flowExceeds(data, maxDepth) {
 		return nil, false
 	}
-	s := scanner{data: data, nl: sc.nl, sc: sc, docStart: true}
+	// Most contracts hold no backslash at all: then no double-quoted
+	// scalar needs to be searched for an escape.
+	s := scanner{data: data, nl: sc.nl, sc: sc, docStart: true, escapes: bytes.IndexByte(data, '\\') >= 0}
 	s.advance()
 	s.skipEmpty()
 	s.docStart = false
@@ -114,6 +116,7 @@ type scanner struct {
 	docStart bool // a "---" line may open the document here
 	depth    int
 	sc       *scratch
+	escapes  bool // data holds a backslash
 }
 
 // scratch is memory that reading one contract after another reuses: the
@@ -348,7 +351,7 @@ func (s *scanner) inline(col, at int, sh *shape, block bool) *yaml.Node {
 	case c == '"' || c == '\'':
 		var v string
 		var ok bool
-		v, end, ok = quoted(s.text, at, sh != nil)
+		v, end, ok = s.quoted(s.text, at, sh != nil)
 		if !ok {
 			s.bad = true
 			return nil
@@ -495,7 +498,7 @@ func (s *scanner) flowValue(i int, sh *shape) (*yaml.Node, int) {
 	case '[', '{':
 		return s.flow(i, sh)
 	case '"', '\'':
-		v, end, ok := quoted(t, i, sh != nil)
+		v, end, ok := s.quoted(t, i, sh != nil)
 		if !ok {
 			s.bad = true
 			return nil, i
@@ -649,11 +652,11 @@ func flowPlainEnd(t []byte, i int) int {
 }
 
 // quoted reads a quoted scalar at t[at] that closes on this line; double
-// quotes must hold no escape. The value is built only when want is set.
-func quoted(t []byte, at int, want bool) (value string, end int, ok bool) {
+// quotes must hold no escape (a backslash). The value is built only when want is set.
+func (s *scanner) quoted(t []byte, at int, want bool) (value string, end int, ok bool) {
 	if t[at] == '"' {
 		i := bytes.IndexByte(t[at+1:], '"')
-		if i < 0 || bytes.IndexByte(t[at+1:at+1+i], '\\') >= 0 {
+		if i < 0 || s.escapes && bytes.IndexByte(t[at+1:at+1+i], '\\') >= 0 {
 			return "", 0, false
 		}
 		if want {
@@ -709,28 +712,51 @@ func textLines(data []byte, nl []int32) ([]int32, bool) {
 // from data[i] and stops before the first eight bytes that hold anything
 // else than printable ASCII and line feeds, or fewer than eight left.
 func lineFeeds(data []byte, i int, nl []int32) ([]int32, int) {
-	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	for ; i+16 <= len(data); i += 16 {
-		d := data[i : i+16]
+	for ; i+32 <= len(data); i += 32 {
+		d := data[i : i+32 : i+32]
 		x0, x1 := binary.LittleEndian.Uint64(d), binary.LittleEndian.Uint64(d[8:])
-		// With line feeds turned into zero bytes (y), u has the high bit
-		// of every byte but those; a control byte other than '\n' is then
-		// one in 1..0x1f (the exact "has a byte between" test), and 0x7f
-		// and non-ASCII bytes set their high bit once one is added.
-		y0, y1 := x0^0x0a*ones, x1^0x0a*ones
-		t0, t1 := y0&low7, y1&low7
-		u0, u1 := t0+low7, t1+low7
-		if ((0x9f*ones-t0)&^y0&u0|(x0+ones)|x0|(0x9f*ones-t1)&^y1&u1|(x1+ones)|x1)&highs != 0 {
+		x2, x3 := binary.LittleEndian.Uint64(d[16:]), binary.LittleEndian.Uint64(d[24:])
+		b0, z0 := textWord(x0)
+		b1, z1 := textWord(x1)
+		b2, z2 := textWord(x2)
+		b3, z3 := textWord(x3)
+		if b0|b1|b2|b3 != 0 {
 			break
 		}
-		for z := ^(u0 | y0) & highs; z != 0; z &= z - 1 {
-			nl = append(nl, int32(i+bits.TrailingZeros64(z)/8))
+		nl = appendLineFeeds(nl, i, z0)
+		nl = appendLineFeeds(nl, i+8, z1)
+		nl = appendLineFeeds(nl, i+16, z2)
+		nl = appendLineFeeds(nl, i+24, z3)
+	}
+	for ; i+8 <= len(data); i += 8 {
+		bad, z := textWord(binary.LittleEndian.Uint64(data[i:]))
+		if bad != 0 {
+			break
 		}
-		for z := ^(u1 | y1) & highs; z != 0; z &= z - 1 {
-			nl = append(nl, int32(i+8+bits.TrailingZeros64(z)/8))
-		}
+		nl = appendLineFeeds(nl, i, z)
 	}
 	return nl, i
+}
+
+// textWord tests eight bytes: bad has a bit set if one of them is anything
+// but printable ASCII or a line feed, lf the high bit of each line feed.
+func textWord(x uint64) (bad, lf uint64) {
+	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	// With line feeds turned into zero bytes (y), u has the high bit of
+	// every byte but those; a control byte other than '\n' is then one in
+	// 1..0x1f (the exact "has a byte between" test), and 0x7f and
+	// non-ASCII bytes set their high bit once one is added.
+	y := x ^ 0x0a*ones
+	t := y & low7
+	u := t + low7
+	return ((0x9f*ones-t)&^y&u | (x + ones) | x) & highs, ^(u | y) & highs
+}
+
+func appendLineFeeds(nl []int32, at int, lf uint64) []int32 {
+	for ; lf != 0; lf &= lf - 1 {
+		nl = append(nl, int32(at+bits.TrailingZeros64(lf)/8))
+	}
+	return nl
 }
 
 // textRunes is textLines a character at a time, from data[i] to at least

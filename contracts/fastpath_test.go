@@ -187,6 +187,8 @@ var fastPathCases = []struct {
 	{"timestamp transport", "metadata:\n  transport_type: 2001-12-14\n", true},
 	{"single quotes", "metadata:\n  transport_type: 'it''s'\n  other: ''\n", true},
 	{"double-quote escape", "metadata:\n  transport_type: \"d\\u0062\"\n", false},
+	{"backslash outside double quotes", "a: 'x\\y' # c:\\d\nb: c\\d\nmetadata:\n  transport_type: \"db\"\n", true},
+	{"escape in a later double quote", "metadata:\n  transport_type: \"db\"\nb: [\"x\\ty\"]\n", false},
 	{"comments anywhere", "# head\nmetadata: # after key\n# col 0\n      # deep\n  transport_type: db # trailing\n  # between\n", true},
 	{"hash inside plain", "metadata:\n  transport_type: db#x\n", true},
 	{"colon inside plain", "metadata:\n  transport_type: http://x:80/a\n", true},
