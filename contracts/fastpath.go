@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -26,6 +27,7 @@ import (
 // scalars in a read field or a list entry, indentation that does not match
 // an open block. FuzzFastPath holds it to that.
 func decodeFast(data []byte, sc *scratch) (root *yaml.Node, ok bool) {
+	classesOnce.Do(fillClasses)
 	sc.reset()
 	// The depth check's flow half; its line half runs in advance. So the
 	// fast path never takes a file that parse would reject as too deep.
@@ -566,7 +568,15 @@ const (
 	plainHead             // may start a block plain scalar
 )
 
-var classes = func() (t [256]uint8) {
+// classes is filled on first use: a package-level table would be built at
+// every start, passthrough ones included.
+var (
+	classes     [256]uint8
+	classesOnce sync.Once
+)
+
+func fillClasses() {
+	t := &classes
 	for c := range 256 {
 		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 		if alnum || c == '_' {
@@ -581,11 +591,10 @@ var classes = func() (t [256]uint8) {
 			t[c] |= plainHead
 		}
 		if c >= 0x80 {
-			t[c] |= plainHead // printable has vetted the UTF-8
+			t[c] |= plainHead // textLines has vetted the UTF-8
 		}
 	}
-	return t
-}()
+}
 
 func isAlnum(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
