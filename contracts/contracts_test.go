@@ -251,6 +251,10 @@ func TestLoadPaths(t *testing.T) {
 	if _, err := Load([]string{missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("explicit missing dir: err = %v, want not-exist", err)
 	}
+	// Also after a folder whose contracts are already being read.
+	if _, err := Load([]string{fixture("omnibase"), missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("explicit missing dir after a good one: err = %v, want not-exist", err)
+	}
 	s, err := Load([]string{missing}, false, nil)
 	if err != nil || len(s.Files) != 0 || len(s.Requirements) != 0 || len(s.Warnings) != 0 {
 		t.Errorf("default missing dir: got %+v, %v; want an empty set", s, err)
@@ -265,6 +269,26 @@ func TestLoadPaths(t *testing.T) {
 	}
 	if n := len(s.Requirements[len(s.Requirements)-1].Sources); n != 1 {
 		t.Errorf("qdrant requirement has %d sources, want 1 (file read once)", n)
+	}
+}
+
+// TestLoadRootSpellings checks that the paths a walk reports are those
+// filepath.Join gives, however the root is written.
+func TestLoadRootSpellings(t *testing.T) {
+	abs, err := filepath.Abs(fixture("omnibase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(abs)
+	want := "nodes/node_vector_store_effect/contract.yaml"
+	for _, root := range []string{".", "./", "nodes/..", abs, abs + "/", abs + "//nodes/../"} {
+		s, err := Load([]string{root}, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := s.Files[len(s.Files)-1], filepath.Join(root, want); got != w {
+			t.Errorf("root %q: last file %q, want %q", root, got, w)
+		}
 	}
 }
 
@@ -420,6 +444,34 @@ func deepIndent(levels int) string {
 		b.WriteString(strings.Repeat("  ", i) + "k:\n")
 	}
 	return b.String()
+}
+
+// TestDepthLimitBoundaries pins the depth check at its limit, on both
+// sides, including the inputs its shortcuts skip.
+func TestDepthLimitBoundaries(t *testing.T) {
+	sp := strings.Repeat
+	tests := []struct {
+		name string
+		data string
+		want bool
+	}{
+		{"64 brackets", sp("[", 64) + sp("]", 64), false},
+		{"65 brackets", sp("[", 65) + sp("]", 65), true},
+		{"many brackets, shallow", sp("k: [[a], {b: c}]\n", 100), false},
+		{"brackets in quotes count", "k: \"" + sp("[", 65) + "\"\n", true},
+		{"closers first do not go below zero", sp("]", 100) + sp("[", 64), false},
+		{"indent 64 levels", sp(" ", 128) + "x\n", false},
+		{"indent 65 levels", "a:\n" + sp(" ", 130) + "x\n", true},
+		{"64 dashes", sp("- ", 64) + "x\n", false},
+		{"65 dashes", sp("- ", 65) + "x\n", true},
+		{"indent and dashes", sp(" ", 60) + sp("- ", 35) + "x\n", true},
+		{"long line, shallow", "k: " + sp("x ", 500) + "\n", false},
+	}
+	for _, tt := range tests {
+		if got := depthExceeds([]byte(tt.data), maxDepth); got != tt.want {
+			t.Errorf("%s: depthExceeds = %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
 
 func TestLoadAliasBomb(t *testing.T) {
