@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -373,11 +374,47 @@ func TestLoadPermissionDenied(t *testing.T) {
 	if got, want := w.String(), "contracts/x/contract.yaml: permission denied; skipped"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	// Root ignores mode 000, so only an unprivileged run can check it for real.
-	if os.Geteuid() == 0 {
+	// Root ignores mode 000: as root (CI), the check runs in a copy of this
+	// test binary started as nobody.
+	dir := os.Getenv("CONTRACTS_TEST_UNPRIVILEGED_DIR")
+	if dir == "" && os.Geteuid() == 0 {
+		var err error
+		if dir, err = os.MkdirTemp("", "contracts-perm-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// The test binary's own folder is root's alone: run a copy.
+		self, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, "contracts.test")
+		if err := os.WriteFile(bin, self, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		work := filepath.Join(dir, "work")
+		if err := os.Mkdir(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(work, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run=^TestLoadPermissionDenied$", "-test.count=1", "-test.v")
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "CONTRACTS_TEST_UNPRIVILEGED_DIR="+work)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestLoadPermissionDenied") {
+			t.Fatalf("unprivileged run: %v\n%s", err, out)
+		}
 		return
 	}
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	writeFile(t, filepath.Join(dir, "a", "contract.yaml"), "metadata: {transport_type: kafka}\n")
 	writeFile(t, filepath.Join(dir, "b", "contract.yaml"), "metadata: {transport_type: grpc}\n")
 	if err := os.Chmod(filepath.Join(dir, "a", "contract.yaml"), 0); err != nil {
