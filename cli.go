@@ -29,6 +29,7 @@ type Globals struct {
 	Service      string        `env:"SECRET_INIT_SERVICE" placeholder:"SLUG" help:"Service slug: /services/SLUG/<transport>/KEY overrides /shared/<transport>/KEY. Empty: shared folders only."`
 	TransportMap string        `name:"transport-map" env:"SECRET_INIT_TRANSPORT_MAP" placeholder:"FILE" help:"YAML file that adds transports or replaces a transport's key list."`
 	Path         []string      `name:"path" env:"SECRET_INIT_PATHS" sep:"none" placeholder:"FOLDER" help:"Also fetch every secret in this Infisical folder (like infisical run --path). Repeatable; the variable takes a comma list."`
+	Fetch        string        `env:"SECRET_INIT_FETCH" default:"auto" enum:"auto,tree,folders" help:"How to ask Infisical: auto (one recursive list of /shared and one of /services/SLUG, then a folder on its own only where imports, a 403 or a missing key leave the recursive answer in doubt; 1 login + 2 lists in the common case), tree (the recursive lists only; imports are not taken), folders (one list per folder)."`
 	Timeout      time.Duration `env:"SECRET_INIT_TIMEOUT" default:"10s" help:"Bound on the whole prefetch, retries included."`
 	CACert       string        `name:"ca-cert" env:"SECRET_INIT_CA_CERT" placeholder:"FILE" help:"PEM file with a CA to trust for Infisical's TLS, in addition to the system's."`
 	Required     bool          `env:"SECRET_INIT_REQUIRED" help:"Fail the start (exit 125) when Infisical is unreachable, refuses the login, a contract is broken, or any declared key is in neither the environment nor Infisical."`
@@ -51,6 +52,7 @@ func (g *Globals) resolveOptions(log zerolog.Logger) resolve.Options {
 		TransportMap:      g.TransportMap,
 		Service:           g.Service,
 		Paths:             g.Path,
+		Fetch:             g.Fetch,
 		Timeout:           g.Timeout,
 		CACert:            g.CACert,
 		Required:          g.Required,
@@ -123,6 +125,7 @@ func fastParse(args, environ []string) (*CLI, bool) {
 			LogLevel:  "info",
 			LogFormat: "auto",
 			Contracts: []string{"contracts"},
+			Fetch:     "auto",
 			Timeout:   10 * time.Second,
 		},
 		Run:     RunCmd{Mode: "auto", Grace: 5 * time.Second, Command: args[1:]},

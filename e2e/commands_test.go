@@ -228,7 +228,9 @@ func TestPlanTextAndErrors(t *testing.T) {
 	f := newOps(t)
 	r := f.command(nil, "plan")
 	wantCode(t, r, 0)
-	wantLines(t, r.Stdout, "KEY", "TRANSPORT", "POSTGRES_DSN", "/shared/db", "contract.yaml:", "Folders a start would request (3):", "(never fetched)")
+	wantLines(t, r.Stdout, "KEY", "TRANSPORT", "POSTGRES_DSN", "/shared/db", "contract.yaml:", "(never fetched)",
+		byMode("Folders a start would request (3):", "Folders that may hold the keys (3):"),
+		byMode("/shared/kafka\n", "A start would list (--fetch auto): /shared recursively;"))
 
 	// Passthrough: still the whole plan, no network.
 	r = f.command([]string{"INFISICAL_ADDR="}, "plan")

@@ -72,9 +72,27 @@ func build(dir string) error {
 }
 
 // cleanEnv is a minimal environment, so that nothing of the developer's
-// shell reaches a run (an INFISICAL_ADDR there would change the path taken).
+// shell reaches a run (an INFISICAL_ADDR there would change the path
+// taken), but for SECRET_INIT_FETCH: see fetchMode.
 func cleanEnv(extra ...string) []string {
-	return append([]string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}, extra...)
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"}
+	if v, ok := os.LookupEnv("SECRET_INIT_FETCH"); ok {
+		env = append(env, "SECRET_INIT_FETCH="+v)
+	}
+	return append(env, extra...)
+}
+
+// fetchMode is the --fetch of every run: SECRET_INIT_FETCH as `go test`
+// got it, passed on to each run (`make test` runs the tests that talk to
+// Infisical once with the default, auto, and once with folders).
+var fetchMode = cmp.Or(os.Getenv("SECRET_INIT_FETCH"), "auto")
+
+// byMode is what a test expects under --fetch folders and under auto.
+func byMode[T any](folders, auto T) T {
+	if fetchMode == "folders" {
+		return folders
+	}
+	return auto
 }
 
 // Spec is one run of secret-init.

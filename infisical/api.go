@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path"
 	"regexp"
 	"sort"
 	"strconv"
@@ -111,36 +112,7 @@ func (c *Client) ListStored(ctx context.Context, folder string) ([]Secret, error
 
 func (c *Client) list(ctx context.Context, folder string, resolved bool) ([]Secret, error) {
 	folder = folderOrRoot(folder)
-	flag := strconv.FormatBool(resolved)
-	// Every boolean is sent: the newest v4 defaults some of them to true.
-	// include-imports in both spellings: the stored routers read
-	// include_imports, the newest v4 includeImports. Each router ignores
-	// the names it does not know, so one query serves v3 and v4.
-	q := c.scope(url.Values{
-		"secretPath":               {folder},
-		"include_imports":          {flag},
-		"includeImports":           {flag},
-		"expandSecretReferences":   {flag},
-		"recursive":                {"false"},
-		"viewSecretValue":          {"true"},
-		"includePersonalOverrides": {"false"},
-	})
-	var out listAnswer
-	err := c.secretsCall(ctx, call{
-		op: "list secrets", method: http.MethodGet, path: "/v4/secrets", query: q,
-		auth: true, folder: folder, out: &out,
-		check: func() error {
-			if out.Secrets == nil {
-				return errors.New(`no "secrets" list`)
-			}
-			for i, im := range out.Imports {
-				if im.Secrets == nil {
-					return errors.New(`import ` + strconv.Itoa(i) + ` has no "secrets" list`)
-				}
-			}
-			return nil
-		},
-	})
+	out, err := c.listCall(ctx, folder, resolved, false)
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +127,7 @@ func (c *Client) list(ctx context.Context, folder string, resolved bool) ([]Secr
 			return
 		}
 		seen[s.Key] = true
-		res = append(res, Secret{Key: s.Key, Value: s.Value, Path: path, Hidden: s.Hidden,
-			Unresolved: resolved && !s.Hidden && referencePattern.MatchString(s.Value)})
+		res = append(res, s.secret(path, resolved))
 	}
 	for _, s := range *out.Secrets {
 		take(s, folder)
@@ -173,6 +144,94 @@ func (c *Client) list(ctx context.Context, folder string, resolved bool) ([]Secr
 	}
 	sort.Slice(res, func(i, j int) bool { return res[i].Key < res[j].Key })
 	return res, nil
+}
+
+// Tree is a recursive list of a folder: every secret stored in its
+// subtree, each with the folder it is stored in, as the server read it
+// (imports included, references expanded). The imports' own secrets are
+// not in Secrets: Infisical returns the imports of every folder of the
+// subtree as one flat list that does not say which folder imports them,
+// so neither where an imported value belongs nor its precedence can be
+// rebuilt; Imports says how many there were.
+type Tree struct {
+	Secrets []Secret // Path: the folder the secret is stored in
+	Imports int      // import blocks in the answer
+	Read    int      // secrets in the answer, the imports' included
+}
+
+// ListTree reads folder and every folder below it in one request
+// (recursive=true). A folder that does not exist is ErrFolderNotFound,
+// for the whole subtree. Secrets the identity may not read are left out
+// of a recursive answer without a word, below the folder itself: a key
+// absent from a Tree may still exist.
+func (c *Client) ListTree(ctx context.Context, folder string) (*Tree, error) {
+	folder = folderOrRoot(folder)
+	out, err := c.listCall(ctx, folder, true, true)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tree{Secrets: make([]Secret, 0, len(*out.Secrets)), Imports: len(out.Imports), Read: len(*out.Secrets)}
+	for _, s := range *out.Secrets {
+		p := ""
+		if s.Path != "" {
+			p = path.Clean("/" + s.Path) // a secret without its folder belongs to none
+		}
+		t.Secrets = append(t.Secrets, s.secret(p, true))
+	}
+	for _, im := range out.Imports {
+		t.Read += len(*im.Secrets)
+	}
+	return t, nil
+}
+
+// secret is s as read from folder p; resolved says whether references
+// were expanded, so that one left in the value tells a failed expansion.
+func (s rawSecret) secret(p string, resolved bool) Secret {
+	return Secret{Key: s.Key, Value: s.Value, Path: p, Hidden: s.Hidden,
+		Unresolved: resolved && !s.Hidden && referencePattern.MatchString(s.Value)}
+}
+
+// listCall sends one list. Every boolean is sent: the newest v4 defaults
+// some of them to true. include-imports goes in both spellings: the stored
+// routers read include_imports, the newest v4 includeImports. Each router
+// ignores the names it does not know, so one query serves v3 and v4. The
+// answer's values, the imports' included, are scrubbed from every later
+// error whether or not the caller keeps them.
+func (c *Client) listCall(ctx context.Context, folder string, resolved, recursive bool) (*listAnswer, error) {
+	flag := strconv.FormatBool(resolved)
+	q := c.scope(url.Values{
+		"secretPath":               {folder},
+		"include_imports":          {flag},
+		"includeImports":           {flag},
+		"expandSecretReferences":   {flag},
+		"recursive":                {strconv.FormatBool(recursive)},
+		"viewSecretValue":          {"true"},
+		"includePersonalOverrides": {"false"},
+	})
+	op := "list secrets"
+	if recursive {
+		op = "list secrets recursively"
+	}
+	var out listAnswer
+	err := c.secretsCall(ctx, call{
+		op: op, method: http.MethodGet, path: "/v4/secrets", query: q,
+		auth: true, folder: folder, out: &out,
+		check: func() error {
+			if out.Secrets == nil {
+				return errors.New(`no "secrets" list`)
+			}
+			for i, im := range out.Imports {
+				if im.Secrets == nil {
+					return errors.New(`import ` + strconv.Itoa(i) + ` has no "secrets" list`)
+				}
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // scope adds the run's project and environment to q. The project goes in

@@ -74,14 +74,17 @@ func (e *APIError) shownReqID() string {
 	return clean(e.secrets.scrub(e.ReqID), 64)
 }
 
-// Is lets callers write errors.Is(err, ErrNotFound), and
-// errors.Is(err, ErrFolderNotFound) for a list of a missing folder.
+// Is lets callers write errors.Is(err, ErrNotFound), errors.Is(err,
+// ErrFolderNotFound) for a list of a missing folder and errors.Is(err,
+// ErrForbidden) for one the identity may not read.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound
 	case ErrFolderNotFound:
 		return e.Status == http.StatusNotFound && e.Name == "SecretPathNotFound"
+	case ErrForbidden:
+		return e.Status == http.StatusForbidden && e.Name != "TokenError"
 	}
 	return false
 }

@@ -21,6 +21,11 @@ import (
 // environment that does not exist; CheckScope tells the two apart.
 var ErrFolderNotFound = errors.New("infisical: folder not found")
 
+// ErrForbidden matches (errors.Is) a 403 that is not about the token: the
+// identity may not read the folder, or a secret in it, or a folder that
+// one of its references points into.
+var ErrForbidden = errors.New("infisical: permission denied")
+
 // ErrLocked matches a login refused because Infisical locked the
 // identity's universal auth after failed logins.
 var ErrLocked = errors.New("infisical: identity locked after failed logins")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,7 +13,6 @@ import (
 	"secret-init/contracts"
 	"secret-init/dotenv"
 	"secret-init/infisical"
-	"secret-init/parallel"
 )
 
 // Origin names where a key's value came from, for check and the logs.
@@ -37,7 +35,10 @@ type Result struct {
 	FromEnv   int               // declared keys already in the process environment
 	Missing   []string          // declared keys in neither the environment nor Infisical
 	Absent    []string          // required dependencies that no source has (always fatal)
-	Folders   int               // folders requested
+	Folders   int               // folders that may hold a fetched key (the plan's)
+	Fetch     string            // --fetch: how they were asked for
+	Read      int               // secrets Infisical sent, in every answer
+	Taken     int               // values from Infisical that reach the command, --path ones included
 	Requests  int64             // HTTP requests sent, retries included
 	Duration  time.Duration
 	Failed    error            // Infisical unreachable, login refused, unknown project or environment (nil when it answered)
@@ -48,15 +49,16 @@ type Result struct {
 	Unusable []string
 }
 
-// prefetch logs in once and lists every folder of the plan in one
-// parallel round, then takes only the declared keys (and everything in
-// --path folders) from the answers. Errors that concern Infisical as a
+// prefetch logs in once and reads the plan's folders as mode says (see
+// fetchFolders and fetchTrees), then takes only the declared keys (and
+// everything in --path folders) from the answers: whatever else the
+// answers held stays in this process. Errors that concern Infisical as a
 // whole land in Result.Failed; a bad value (NUL byte) or an invalid key in
 // a --path folder is returned as an error, since such a value cannot go
 // into an environment at all.
-func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, proc []string, d *dotenv.File, log zerolog.Logger) (*Result, error) {
+func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, mode string, proc []string, d *dotenv.File, log zerolog.Logger) (*Result, error) {
 	start := time.Now()
-	res := &Result{Origins: map[string]string{}, FolderErr: map[string]error{}}
+	res := &Result{Origins: map[string]string{}, FolderErr: map[string]error{}, Fetch: mode}
 	defer func() { res.Duration = time.Since(start); res.Requests = c.Requests() }()
 
 	answers := map[string]folderAnswer{}
@@ -67,8 +69,10 @@ func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 				return res, err // a token file that cannot be read: no request was sent
 			}
 			res.Failed = fmt.Errorf("login to Infisical: %w", err)
+		} else if mode == FetchFolders {
+			answers = fetchFolders(ctx, c, p, res, log)
 		} else {
-			answers = listAll(ctx, c, p.Folders, res, log)
+			answers = fetchTrees(ctx, c, p, mode == FetchAuto, res, log)
 		}
 	}
 	res.Folders = len(p.Folders)
@@ -81,65 +85,6 @@ func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 
 // folderAnswer is one folder's secrets by key.
 type folderAnswer map[string]infisical.Secret
-
-// listAll lists folders in parallel, at most infisical.MaxParallel at once.
-// A folder that does not exist holds nothing. When no folder held
-// anything, one more request asks whether the environment and project
-// exist at all: Infisical answers a list in an unknown environment as it
-// answers one of a missing folder, and a typo in INFISICAL_ENVIRONMENT
-// must not pass for a project that nobody seeded.
-func listAll(ctx context.Context, c *infisical.Client, folders []string, res *Result, log zerolog.Logger) map[string]folderAnswer {
-	out := make(map[string]folderAnswer, len(folders))
-	var mu sync.Mutex
-	empty := 0
-	parallel.For(len(folders), infisical.MaxParallel, func(i int) {
-		f := folders[i]
-		secrets, err := c.ListSecrets(ctx, f)
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case errors.Is(err, infisical.ErrFolderNotFound):
-			log.Trace().Str("folder", f).Msg("folder not found in Infisical: its keys are missing")
-			out[f] = folderAnswer{}
-			empty++
-			return
-		case err != nil:
-			log.Trace().Str("folder", f).Msg("folder not listed")
-			res.FolderErr[f] = err
-			return
-		}
-		log.Trace().Str("folder", f).Int("secrets", len(secrets)).Msg("folder listed")
-		m := make(folderAnswer, len(secrets))
-		for _, s := range secrets {
-			m[s.Key] = s
-		}
-		out[f] = m
-		if len(m) == 0 {
-			empty++ // an older server's answer for a missing folder
-		}
-	})
-	if empty == len(folders) && len(folders) > 0 {
-		var se *infisical.ScopeError
-		if err := c.CheckScope(ctx); errors.As(err, &se) {
-			res.Failed = err
-		}
-		return out
-	}
-	// When every folder failed the same way, Infisical as a whole failed
-	// (down, timeout, 5xx, unknown project, not Infisical at that address):
-	// say so once rather than per folder.
-	if len(res.FolderErr) == len(folders) && len(folders) > 0 {
-		err := res.FolderErr[folders[0]]
-		var se *infisical.ScopeError
-		var ni *infisical.NotInfisicalError
-		if errors.As(err, &se) || errors.As(err, &ni) {
-			res.Failed = err
-		} else {
-			res.Failed = fmt.Errorf("list %s: %w", folders[0], err)
-		}
-	}
-	return out
-}
 
 // usable says whether Infisical's value for key in folder f can be
 // injected, and records why not: a value Infisical hid from this identity,
@@ -232,6 +177,7 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 		}
 	}
 	res.Layer = layer
+	res.Taken = len(layer.Keys)
 	return nil
 }
 
@@ -262,6 +208,9 @@ func (res *Result) logSummary(log zerolog.Logger) {
 		Int("missing", len(res.Missing)).
 		Int("from_dotenv", fromDotenv).
 		Int("folders", res.Folders).
+		Str("fetch", res.Fetch).
+		Int("read", res.Read).
+		Int("taken", res.Taken).
 		Int64("requests", res.Requests).
 		Int64("duration_ms", res.Duration.Milliseconds()).
 		Msg("prefetch from Infisical")

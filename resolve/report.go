@@ -31,8 +31,10 @@ type Report struct {
 	Infisical   *InfisicalRef `json:"infisical"`   // null in passthrough
 	Files       []string      `json:"contract_files"`
 	Keys        []KeyReport   `json:"keys"`
-	Folders     []string      `json:"folders"` // folders a start requests, sorted
-	Paths       []string      `json:"paths"`   // --path folders, taken whole
+	Folders     []string      `json:"folders"`  // folders that may hold a key a start fetches, and the --path ones, sorted
+	Paths       []string      `json:"paths"`    // --path folders, taken whole
+	Fetch       string        `json:"fetch"`    // --fetch: auto, tree or folders
+	Subtrees    []string      `json:"subtrees"` // folders a start lists recursively (auto, tree); [] with folders
 	Warnings    []string      `json:"warnings"`
 	Summary     *CheckSummary `json:"summary,omitempty"` // check only
 
@@ -91,6 +93,8 @@ type CheckSummary struct {
 	InfisicalErr string            `json:"infisical_error"` // unreachable or login refused; "" when it answered
 	FolderErrors map[string]string `json:"folder_errors"`   // folders that failed alone (403, ...)
 	Requests     int64             `json:"requests"`
+	Read         int               `json:"secrets_read"`  // secrets Infisical sent; only the taken ones leave the process
+	Taken        int               `json:"secrets_taken"` // values from Infisical the command gets, --path ones included
 }
 
 // PlanReport describes what a start would do, from the outcome of
@@ -113,6 +117,7 @@ func CheckReport(out *Outcome, proc []string, err error) *Report {
 	}
 	if res != nil {
 		s.Requests = res.Requests
+		s.Read, s.Taken = res.Read, res.Taken
 		if res.Failed != nil {
 			s.InfisicalErr = res.Failed.Error()
 		}
@@ -186,10 +191,11 @@ func (r *Report) index(key string) (int, bool) {
 
 // baseReport fills what plan and check share.
 func baseReport(cmd string, out *Outcome, proc []string) *Report {
-	r := &Report{Command: cmd, Files: []string{}, Keys: []KeyReport{}, Folders: []string{}, Paths: []string{}, Warnings: []string{}}
+	r := &Report{Command: cmd, Files: []string{}, Keys: []KeyReport{}, Folders: []string{}, Paths: []string{}, Subtrees: []string{}, Warnings: []string{}}
 	if out == nil {
 		return r
 	}
+	r.Fetch = out.FetchMode
 	r.Passthrough = out.Passthrough
 	r.DropBootstrap = out.DropBootstrap
 	if !out.Passthrough {
@@ -205,6 +211,9 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 		r.Service = p.Service
 		r.Folders = append(r.Folders, p.Folders...)
 		r.Paths = append(r.Paths, p.Paths...)
+		if out.FetchMode != FetchFolders {
+			r.Subtrees = append(r.Subtrees, p.Subtrees()...)
+		}
 		for _, n := range p.Needs {
 			k := KeyReport{
 				Key: n.Key, Transport: n.Transport, Kind: KindTransport, Required: n.Required,
@@ -333,14 +342,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 
 	if r.Command == "plan" {
-		if r.Passthrough {
-			fmt.Fprintf(&b, "\nFolders a start would request once INFISICAL_ADDR is set (%d):\n", len(r.Folders))
-		} else {
-			fmt.Fprintf(&b, "\nFolders a start would request (%d):\n", len(r.Folders))
-		}
-		for _, f := range r.Folders {
-			fmt.Fprintf(&b, "  %s\n", f)
-		}
+		r.writeRequests(&b)
 	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(&b, "\nContract warnings (%d):\n", len(r.Warnings))
@@ -349,8 +351,8 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if s := r.Summary; s != nil {
-		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical, %d from .env, %d missing; %d request(s)\n",
-			s.Declared, s.Env, s.Infisical, s.Dotenv, s.Missing, s.Requests)
+		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical, %d from .env, %d missing; %d request(s) (--fetch %s), %d secret(s) read, %d taken\n",
+			s.Declared, s.Env, s.Infisical, s.Dotenv, s.Missing, s.Requests, r.Fetch, s.Read, s.Taken)
 		if len(s.MissingKeys) > 0 {
 			fmt.Fprintf(&b, "In neither env nor Infisical (fatal with --required): %s\n", strings.Join(s.MissingKeys, ", "))
 		}
@@ -373,6 +375,37 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeRequests says which lists a start sends.
+func (r *Report) writeRequests(b *strings.Builder) {
+	once := ""
+	if r.Passthrough {
+		once = " once INFISICAL_ADDR is set"
+	}
+	if r.Fetch == FetchFolders || r.Fetch == "" {
+		fmt.Fprintf(b, "\nFolders a start would request%s (%d):\n", once, len(r.Folders))
+		for _, f := range r.Folders {
+			fmt.Fprintf(b, "  %s\n", f)
+		}
+		return
+	}
+	fmt.Fprintf(b, "\nFolders that may hold the keys (%d):\n", len(r.Folders))
+	for _, f := range r.Folders {
+		fmt.Fprintf(b, "  %s\n", f)
+	}
+	lists := "nothing"
+	if len(r.Subtrees) > 0 {
+		lists = strings.Join(r.Subtrees, " and ") + " recursively"
+	}
+	if len(r.Paths) > 0 {
+		lists += ", and on their own " + strings.Join(r.Paths, ", ")
+	}
+	fmt.Fprintf(b, "A start would list%s (--fetch %s): %s", once, r.Fetch, lists)
+	if r.Fetch == FetchAuto && len(r.Subtrees) > 0 {
+		b.WriteString("; then on its own each folder whose recursive answer carries imports, is refused, or lacks a key")
+	}
+	b.WriteString("\n")
 }
 
 // sourceText renders sources as file:line, comma-separated.

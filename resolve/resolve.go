@@ -28,11 +28,20 @@ type Options struct {
 	TransportMap      string        // --transport-map: extra transports or key lists
 	Service           string        // --service slug; empty means shared folders only
 	Paths             []string      // --path: folders taken whole
+	Fetch             string        // --fetch: auto (the default when empty), tree or folders
 	Timeout           time.Duration // bounds the whole fetch, retries included
 	CACert            string        // --ca-cert: extra CA for Infisical's TLS
 	Required          bool          // --required: any gap is fatal
 	DropBootstrap     bool          // --drop-bootstrap: the credentials do not reach the command
 	Log               zerolog.Logger
+}
+
+// fetchMode is o.Fetch, auto when unset.
+func (o Options) fetchMode() string {
+	if o.Fetch == "" {
+		return FetchAuto
+	}
+	return o.Fetch
 }
 
 // Outcome is everything a start resolved, filled step by step: ReadInputs,
@@ -47,6 +56,7 @@ type Outcome struct {
 	Env         []string       // the merged environment for the child; nil until Merge
 	// DropBootstrap keeps the Credentials out of Env (--drop-bootstrap).
 	DropBootstrap bool
+	FetchMode     string // --fetch, auto when unset
 }
 
 // UsageError is a mistake in flags or input files: exit 125 for every
@@ -65,7 +75,7 @@ func ReadInputs(o Options, proc []string) (*Outcome, error) {
 	if err != nil {
 		return nil, &UsageError{err}
 	}
-	out := &Outcome{Dotenv: d, Bootstrap: readBootstrap(proc, d), DropBootstrap: o.DropBootstrap}
+	out := &Outcome{Dotenv: d, Bootstrap: readBootstrap(proc, d), DropBootstrap: o.DropBootstrap, FetchMode: o.fetchMode()}
 	out.Passthrough = out.Bootstrap.Addr == ""
 	return out, nil
 }
@@ -137,7 +147,7 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 		return err
 	}
 	defer c.CloseIdle()
-	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv, o.Log)
+	res, err := prefetch(ctx, c, b, out.Plan, o.fetchMode(), proc, out.Dotenv, o.Log)
 	out.Result = res
 	if err != nil {
 		return err
