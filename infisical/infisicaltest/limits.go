@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -85,6 +86,20 @@ func (ws *windowState) headers(h http.Header) {
 	if ws.over {
 		h.Set("Retry-After", strconv.Itoa(ws.reset))
 	}
+}
+
+// limitedRoute is the route a request counts against. @fastify/rate-limit
+// gives every route that has a limit of its own (Infisical sets one on each:
+// secrets, auth, read, write) a store of its own, keyed by the route's method
+// and URL pattern: a caller's logins and its lists do not share a window.
+func limitedRoute(method, p string) string {
+	for _, named := range []string{"/api/v4/secrets/", "/api/v3/secrets/raw/", "/api/v1/folders/", "/api/v2/folders/"} {
+		if rest, ok := strings.CutPrefix(p, named); ok && rest != "" && rest != "batch" && rest != "batch/raw" {
+			p = named + ":name"
+			break
+		}
+	}
+	return method + " " + p
 }
 
 // callerIP is the address a limiter keys on: the client's IP, whatever its

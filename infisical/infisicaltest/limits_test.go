@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,8 +39,20 @@ func get(t *testing.T, c *http.Client, url string, header ...string) (*http.Resp
 	return resp, body
 }
 
+func post(t *testing.T, c *http.Client, url, body string) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := c.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp, data
+}
+
 // TestRateLimitWindow is Infisical Cloud's limiter: a fixed window per
-// caller address, its headers on every answer, the 429 with retry-after.
+// caller address and route, its headers on every answer, the 429 with
+// retry-after.
 func TestRateLimitWindow(t *testing.T) {
 	s := newServer(t)
 	s.RateLimitWindow(3, time.Minute)
@@ -58,6 +71,10 @@ func TestRateLimitWindow(t *testing.T) {
 	if resp.StatusCode != 429 || ra < 39 || ra > 40 || resp.Header.Get("X-Ratelimit-Remaining") != "0" ||
 		string(body) == "" || !jsonHas(body, "error", "RateLimitExceeded") || !jsonHas(body, "message", "Rate limit exceeded. Please try again in "+strconv.Itoa(ra)+" seconds") {
 		t.Fatalf("over the limit: %d Retry-After=%q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	// Each route has its own window: a login is not held back by lists.
+	if resp, body := post(t, a, s.URL+"/api/v1/auth/universal-auth/login", `{"clientId":"x","clientSecret":"y"}`); resp.StatusCode == 429 || resp.Header.Get("X-Ratelimit-Remaining") != "2" {
+		t.Errorf("a login after the lists' window filled: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	// Another address has its own window; /api/status counts for nobody.
 	if resp, _ := get(t, b, url); resp.StatusCode != 200 {

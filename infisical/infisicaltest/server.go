@@ -398,8 +398,9 @@ func (s *Server) RateLimit(perSecond float64, burst int) {
 }
 
 // RateLimitWindow is Infisical Cloud's limiter (@fastify/rate-limit): at
-// most max requests per caller address in a fixed window that starts with
-// the caller's first request (60 s on Infisical Cloud). Every answer then
+// most max requests per caller address and route in a fixed window that
+// starts with the caller's first request to the route (60 s on Infisical
+// Cloud; its routes' maxima differ, here they are all max). Every answer then
 // carries x-ratelimit-limit, -remaining and -reset; beyond the limit the
 // answer is 429 with retry-after, the seconds left in the window. /api/status
 // is exempt. max <= 0 removes it.
@@ -493,7 +494,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var quota *windowState
 	if s.window != nil && r.URL.Path != "/api/status" {
-		quota = s.window.take(callerIP(r.RemoteAddr), now)
+		quota = s.window.take(callerIP(r.RemoteAddr)+" "+limitedRoute(r.Method, r.URL.Path), now)
 	}
 	failCode := 0
 	if limited == 0 && (quota == nil || !quota.over) && s.failN > 0 {
