@@ -162,6 +162,21 @@ func TestFetchImports(t *testing.T) {
 		wantEnv(t, tree.env, map[string]string{"POSTGRES_TIMEOUT_MS": "<unset>"})
 		wantLines(t, tree.r.Stderr, "--fetch tree leaves out the imports of this subtree", `"folder":"/shared"`)
 	})
+	t.Run("into a shared folder, with a service folder", func(t *testing.T) {
+		f := storeImporting(t)
+		f.Server.SetSecret("dev", "/services/billing/db", "POSTGRES_POOL_MAX", "50")
+		runs := f.sameAsFolders([]string{"auto"}, nil, "--service", "billing")
+		wantEnv(t, runs[1].env, map[string]string{"POSTGRES_TIMEOUT_MS": "from-import", "POSTGRES_POOL_MAX": "50"})
+		// The service's folders answered in full: a key they lack comes
+		// from the shared folder's own list, not from listing them again.
+		wantLists(t, runs[1], 4, "/shared/db", "/shared/env")
+
+		// A key in none of them: the service folder is asked on its own
+		// once the shared folder's own list has said it lacks the key too.
+		f.Server.SetSecret("dev", "/shared/env", "SLACK_CHANNEL_ID", "")
+		runs = f.sameAsFolders([]string{"auto"}, nil, "--service", "billing")
+		wantLists(t, runs[1], 5, "/shared/db", "/shared/env", "/services/billing/env")
+	})
 	t.Run("into a service folder", func(t *testing.T) {
 		f := storeComplete(t)
 		f.Server.SetSecret("dev", "/lib/one", "POSTGRES_POOL_MAX", "from-import")

@@ -253,17 +253,22 @@ func fetchTrees(ctx context.Context, c *infisical.Client, p *Plan, auto bool, re
 		}
 	}
 	if auto {
+		// Second round: the subtrees that cannot be trusted, and the
+		// folders that lack a key. A key that may yet come from a folder of
+		// the first kind waits for its answer: only if that folder lacks it
+		// too are the others asked for, in a third round.
 		pending := map[string]bool{}
 		for _, f := range relist {
 			pending[f] = true
 		}
-		for _, f := range p.unsure(l.answers, fromTree, pending) {
-			if !pending[f] {
-				pending[f] = true
-				relist = append(relist, f)
-			}
+		second := append(relist, p.unsure(l.answers, fromTree, pending)...)
+		l.folders(ctx, second)
+		for _, f := range second {
+			delete(fromTree, f) // its own answer now
 		}
-		l.folders(ctx, relist)
+		if len(relist) > 0 {
+			l.folders(ctx, p.unsure(l.answers, fromTree, nil))
+		}
 	}
 	l.conclude(ctx)
 	return l.answers
@@ -289,22 +294,24 @@ func (p *Plan) fetchedFolders() []string {
 	return out
 }
 
-// unsure lists the folders a tree answer said nothing of for a key that
-// no folder gave a usable value: those where the key is absent from the
-// tree answer. Where it is present but empty, hidden or unresolved, a
-// list of the folder itself would say the same. A folder pending its own
-// list may yet give the key, but waiting for it would cost a round trip,
-// so the others are listed with it.
+// unsure lists the folders a subtree's answer said nothing of for a key
+// that no folder gave a usable value: those where the key is absent from
+// the subtree's answer, each once. Where it is present but empty, hidden
+// or unresolved, a list of the folder itself would say the same. A key
+// that a pending folder (one whose own list is on its way) may still give
+// is left for later.
 func (p *Plan) unsure(answers map[string]folderAnswer, fromTree, pending map[string]bool) []string {
 	var out []string
+	listed := map[string]bool{}
 	for _, n := range p.Needs {
 		if n.InEnv {
 			continue
 		}
 		var absent []string
-		found := false
+		found, waits := false, false
 		for _, f := range n.Folders {
 			if pending[f] {
+				waits = true
 				continue
 			}
 			sec, ok := answers[f][n.Key]
@@ -316,8 +323,14 @@ func (p *Plan) unsure(answers map[string]folderAnswer, fromTree, pending map[str
 				absent = append(absent, f)
 			}
 		}
-		if !found {
-			out = append(out, absent...)
+		if found || waits {
+			continue
+		}
+		for _, f := range absent {
+			if !listed[f] {
+				listed[f] = true
+				out = append(out, f)
+			}
 		}
 	}
 	return out
