@@ -2,8 +2,10 @@
 // and prints plain-text tables, each target next to its figure with PASS
 // or MISS: passthrough start overhead (interleaved with /bin/true, tini,
 // tini-static, dumb-init, catatonit), supervisor memory, binary size,
-// prefetch round trips against the in-process Infisical test server, a
-// few hundred processes starting at once against one rate-limited server,
+// prefetch round trips against the in-process Infisical test server, the
+// requests of a start by --fetch mode, a few hundred processes starting
+// at once against one rate-limited server, a fleet of starts behind one
+// address under Infisical Cloud's limiter with --fetch folders and auto,
 // and plan and a start over 115 contracts against one. `make bench` runs it after `make build`.
 //
 // Only figures measured in this run are printed; the absolute times depend
@@ -63,8 +65,8 @@ func main() {
 	flag.Float64Var(&o.rate, "rate", 100, "requests per second the scale server accepts")
 	flag.IntVar(&o.burst, "burst", 20, "burst of the scale server's token bucket")
 	flag.DurationVar(&o.scaleTimeout, "scale-timeout", 60*time.Second, "--timeout given to each secret-init of the scale scenario")
-	flag.DurationVar(&o.limit, "limit", 5*time.Minute, "the whole bench is abandoned after this long")
-	flag.BoolVar(&o.skipScale, "skip-scale", false, "skip the scale scenario")
+	flag.DurationVar(&o.limit, "limit", 8*time.Minute, "the whole bench is abandoned after this long")
+	flag.BoolVar(&o.skipScale, "skip-scale", false, "skip the scale and fleet scenarios")
 	flag.DurationVar(&o.sdkBuild, "sdk-build-timeout", 10*time.Minute, "bound on building the go-sdk program of the conformance module, before -limit starts")
 	flag.Parse()
 
@@ -163,9 +165,13 @@ func run(o *options, sdk *sdkProgram) error {
 		benchPrefetch(o, env, fx, fxTLS, sdk).print(os.Stdout)
 	}
 
+	progress("requests by mode")
+	benchRequestsByMode(env).print(os.Stdout)
 	if !o.skipScale {
 		progress("scale")
 		benchScale(o, env).print(os.Stdout)
+		progress("fleet")
+		benchFleet(o, env).print(os.Stdout)
 	}
 	progress("contracts")
 	benchContracts(env).print(os.Stdout)

@@ -34,6 +34,8 @@ type fixture struct {
 	secret    string
 	env       []string
 	caFile    string            // set when the server speaks TLS: passed as --ca-cert
+	args      []string          // before every other argument (--service)
+	folders   []string          // the folders holding the declared keys
 	want      map[string]string // every declared key and its value
 	hidden    []string          // undeclared keys in the same folders
 }
@@ -46,39 +48,71 @@ func randHex(n int) string {
 
 func folderPath(i int) string { return fmt.Sprintf("/shared/t%d", i) }
 
+// fleetService is the --service of the service-shaped fixture.
+const fleetService = "fleet"
+
 // newFixture writes contracts that need transports t1..t8, a transport map
-// that gives each 10 keys, and seeds the server with those keys plus one
-// undeclared key per folder (which must never reach the command).
+// that gives each 10 keys, and seeds the server with those keys in
+// /shared/t1..t8 plus one undeclared key per folder (which must never
+// reach the command).
 func newFixture(root, name, bin string, plainEnv []string) (*fixture, error) {
-	return makeFixture(root, name, bin, plainEnv, false)
+	return makeFixture(root, name, bin, plainEnv, "", false)
 }
 
 // newTLSFixture is newFixture over HTTPS with HTTP/2, the way a real
 // Infisical answers; secret-init gets the test CA with --ca-cert.
 func newTLSFixture(root, name, bin string, plainEnv []string) (*fixture, error) {
-	return makeFixture(root, name, bin, plainEnv, true, infisicaltest.WithHTTP2())
+	return makeFixture(root, name, bin, plainEnv, "", true, infisicaltest.WithHTTP2())
 }
 
-func makeFixture(root, name, bin string, plainEnv []string, useTLS bool, opts ...infisicaltest.Option) (*fixture, error) {
+// newServiceFixture is the same 8 folders of 10 keys laid out as a
+// service's usually are: transports t1..t4, each with keys in
+// /shared/tN and in /services/fleet/tN (one of which overrides a shared
+// one), started with --service fleet.
+func newServiceFixture(root, name, bin string, plainEnv []string) (*fixture, error) {
+	return makeFixture(root, name, bin, plainEnv, fleetService, false)
+}
+
+func makeFixture(root, name, bin string, plainEnv []string, service string, useTLS bool, opts ...infisicaltest.Option) (*fixture, error) {
 	f := &fixture{bin: bin, want: map[string]string{}}
 	f.clientID, f.secret = "bench-"+randHex(4), randHex(16)
+	transports := nFolders
+	if service != "" {
+		transports = nFolders / 2
+		f.args = []string{"--service", service}
+	}
 	folders := map[string]map[string]string{}
-	var tm, ct strings.Builder
-	tm.WriteString("transports:\n")
-	ct.WriteString("name: node_bench\nhandler_routing:\n  routing_strategy: operation_match\n  handlers:\n")
-	for i := 1; i <= nFolders; i++ {
-		folder := map[string]string{}
+	// fill puts keys number first..first+keysPerFd-1 of transport i into
+	// folder, and one undeclared key.
+	fill := func(folder string, i, first int) []string {
+		secrets := map[string]string{}
 		var keys []string
-		for k := 1; k <= keysPerFd; k++ {
+		for k := first; k < first+keysPerFd; k++ {
 			key := fmt.Sprintf("T%d_K%02d", i, k)
 			keys = append(keys, key)
 			f.want[key] = fmt.Sprintf("v-%s-%s", key, randHex(6))
-			folder[key] = f.want[key]
+			secrets[key] = f.want[key]
 		}
-		hidden := fmt.Sprintf("T%d_UNDECLARED", i)
+		hidden := fmt.Sprintf("T%d_UNDECLARED_%d", i, len(f.folders))
 		f.hidden = append(f.hidden, hidden)
-		folder[hidden] = "undeclared-" + randHex(6)
-		folders[folderPath(i)] = folder
+		secrets[hidden] = "undeclared-" + randHex(6)
+		folders[folder] = secrets
+		f.folders = append(f.folders, folder)
+		return keys
+	}
+	var tm, ct strings.Builder
+	tm.WriteString("transports:\n")
+	ct.WriteString("name: node_bench\nhandler_routing:\n  routing_strategy: operation_match\n  handlers:\n")
+	for i := 1; i <= transports; i++ {
+		keys := fill(folderPath(i), i, 1)
+		if service != "" {
+			svc := fmt.Sprintf("/services/%s/t%d", service, i)
+			keys = append(keys, fill(svc, i, keysPerFd+1)...)
+			// The service's own value of a shared key wins.
+			override := fmt.Sprintf("T%d_K01", i)
+			f.want[override] = "service-" + randHex(6)
+			folders[svc][override] = f.want[override]
+		}
 		fmt.Fprintf(&tm, "  t%d:\n    keys: [%s]\n", i, strings.Join(keys, ", "))
 		fmt.Fprintf(&ct, "    - operation: op_%d\n      handler_type: t%d\n", i, i)
 	}
@@ -105,7 +139,7 @@ func makeFixture(root, name, bin string, plainEnv []string, useTLS bool, opts ..
 
 // secretInit is secret-init with the fixture's contracts and map, then args.
 func (f *fixture) secretInit(name string, args ...string) cmdSpec {
-	argv := []string{f.bin, "--contracts", f.contracts, "--transport-map", f.tmap}
+	argv := append([]string{f.bin, "--contracts", f.contracts, "--transport-map", f.tmap}, f.args...)
 	if f.caFile != "" {
 		argv = append(argv, "--ca-cert", f.caFile)
 	}
@@ -171,7 +205,7 @@ func benchPrefetch(o *options, env *benchEnv, fx, fxTLS *fixture, sdk *sdkProgra
 	t := &table{
 		title: fmt.Sprintf("4. Prefetch: contracts needing %d folders × %d keys, test server adding %v to every answer; %d timed starts after %d warm-ups",
 			nFolders, keysPerFd, rt, o.prefetchRuns, o.prefetchWarm),
-		head: []string{"client", "median ms", "p90 ms", "round trips", "≤ 3 RT", "requests/start", "= 1+8 requests"},
+		head: []string{"client", "median ms", "p90 ms", "round trips", "≤ 3 RT", "requests/start", "target", "verdict"},
 	}
 	fx.srv.SetLatency(rt)
 
@@ -197,19 +231,22 @@ func benchPrefetch(o *options, env *benchEnv, fx, fxTLS *fixture, sdk *sdkProgra
 		}
 	}
 
-	m := timePrefetch(o, fx)
-	m.row(t, "secret-init process: start, login, lists, exec /bin/true; minus /bin/true", rt)
+	m := timePrefetch(o, fx, "--fetch", "folders")
+	m.row(t, "secret-init --fetch folders: start, login, 8 lists, exec /bin/true; minus /bin/true", rt, 1+nFolders)
+	mAuto := timePrefetch(o, fx, "--fetch", "auto")
+	mAuto.row(t, "secret-init --fetch auto (the default): login, 1 recursive list of /shared", rt, 2)
 	var mTLS *prefetchTiming
 	if fxTLS != nil {
 		fxTLS.srv.SetLatency(rt)
-		mTLS = timePrefetch(o, fxTLS)
-		mTLS.row(t, "same over HTTPS (HTTP/2, --ca-cert: system roots + the test CA)", rt)
+		mTLS = timePrefetch(o, fxTLS, "--fetch", "folders")
+		mTLS.row(t, "same as folders over HTTPS (HTTP/2, --ca-cert: system roots + the test CA)", rt, 1+nFolders)
 	}
 
 	sdkRow(t, o, fx, sdk)
 
 	t.note("%s.", verified)
-	m.notes(t, "plain HTTP", rt)
+	m.notes(t, "folders", rt)
+	mAuto.notes(t, "auto", rt)
 	if mTLS != nil {
 		mTLS.notes(t, "HTTPS", rt)
 	}
@@ -229,10 +266,10 @@ type prefetchTiming struct {
 
 // timePrefetch times starts of secret-init against fx, interleaved with
 // /bin/true, and reads each start's requests from the server's log.
-func timePrefetch(o *options, fx *fixture) *prefetchTiming {
+func timePrefetch(o *options, fx *fixture, args ...string) *prefetchTiming {
 	m := &prefetchTiming{}
 	trueSpec := cmdSpec{name: "/bin/true", argv: []string{"/bin/true"}, env: fx.env, dir: fx.dir}
-	siSpec := fx.secretInit("secret-init", "--", "/bin/true")
+	siSpec := fx.secretInit("secret-init", append(args, "--", "/bin/true")...)
 	var trueWalls, siWalls []time.Duration
 	deadline := time.Now().Add(o.prefetchBudget)
 	for i := range o.prefetchWarm + o.prefetchRuns {
@@ -275,22 +312,24 @@ func timePrefetch(o *options, fx *fixture) *prefetchTiming {
 	return m
 }
 
-// row adds m's line to the prefetch table.
-func (m *prefetchTiming) row(t *table, name string, rt time.Duration) {
+// row adds m's line to the prefetch table; want is the requests a start
+// should send.
+func (m *prefetchTiming) row(t *table, name string, rt time.Duration, want int) {
+	target := fmt.Sprintf("= %d", want)
 	if m.si.n == 0 {
-		t.add(name, "-", "-", "-", "not measured", "-", "not measured")
+		t.add(name, "-", "-", "-", "not measured", "-", target, "not measured")
 		return
 	}
 	cost := m.si.median - m.trueMed
 	rts := float64(cost) / float64(rt)
 	reqs := slices.Clone(m.reqCounts)
 	slices.Sort(reqs)
-	exact := reqs[0] == 1+nFolders && reqs[len(reqs)-1] == 1+nFolders
+	exact := reqs[0] == want && reqs[len(reqs)-1] == want
 	reqStr := fmt.Sprint(reqs[0])
 	if reqs[0] != reqs[len(reqs)-1] {
 		reqStr = fmt.Sprintf("%d..%d", reqs[0], reqs[len(reqs)-1])
 	}
-	t.add(name, ms(cost), ms(m.si.p90-m.trueMed), fmt.Sprintf("%.2f", rts), verdict(rts <= 3), reqStr, verdict(exact))
+	t.add(name, ms(cost), ms(m.si.p90-m.trueMed), fmt.Sprintf("%.2f", rts), verdict(rts <= 3), reqStr, target, verdict(exact))
 }
 
 // notes explains where m's time went.

@@ -29,10 +29,13 @@ type scaleProc struct {
 // benchScale starts o.procs secret-init processes in a tight loop against
 // one rate-limited test server, as a deploy that starts many containers at
 // the same moment does. Each command is `env`, with stdout in a file, so
-// that every expected key and value can be checked afterwards.
+// that every expected key and value can be checked afterwards. It runs
+// with --fetch folders, one list per folder, as it did before --fetch
+// existed: the figures stay comparable, and the fleet table compares the
+// modes.
 func benchScale(o *options, env *benchEnv) *table {
 	t := &table{
-		title: fmt.Sprintf("5. Scale: %d secret-init processes started at once, one test server limited to %g requests/s (burst %d, 429 + Retry-After beyond), +%v per answer, --timeout %v",
+		title: fmt.Sprintf("5. Scale: %d secret-init processes started at once, one test server limited to %g requests/s (burst %d, 429 + Retry-After beyond), +%v per answer, --timeout %v, --fetch folders",
 			o.procs, o.rate, o.burst, o.latency, o.scaleTimeout),
 		head: []string{"measure", "value", "target", "verdict"},
 	}
@@ -44,24 +47,64 @@ func benchScale(o *options, env *benchEnv) *table {
 	defer fx.srv.Close()
 	fx.srv.SetLatency(o.latency)
 	fx.srv.RateLimit(o.rate, o.burst)
-	outDir := filepath.Join(fx.dir, "out")
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		t.note("not measured: %v", err)
+	out := startAtOnce(env, fx, o.procs, o.scaleTimeout, "--fetch", "folders")
+	if out.err != nil {
+		t.note("not measured: %v", out.err)
 		return t
 	}
+	reqs := fx.srv.Requests()
+	minReqs := o.procs * (1 + nFolders)
+	out.rows(t, o.procs)
+	t.add("total requests", fmt.Sprint(len(reqs)), fmt.Sprintf("≤ 2 × %d = %d", minReqs, 2*minReqs), verdict(len(reqs) <= 2*minReqs))
+	c := countRequests(reqs)
+	t.add("  logins / lists", fmt.Sprintf("%d / %d", c.logins, c.lists), "", "")
+	t.add("  answered 200 / 429 / other", fmt.Sprintf("%d / %d / %d", c.ok, c.limited, c.otherAnswers), "", "")
+	t.add("spawn loop for all processes (s)", fmt.Sprintf("%.2f", out.spawnLoop.Seconds()), "", "")
+	ideal := (float64(minReqs) - float64(o.burst)) / o.rate
+	t.note("Floor set by the rate limit alone (arithmetic, not measured): %d requests at %g/s after a burst of %d take ≥ %.1f s.", minReqs, o.rate, o.burst, ideal)
+	out.notes(t)
+	histogram(t, reqs, out.start)
+	return t
+}
 
-	procs := make([]*scaleProc, 0, o.procs)
-	spawnErrs := 0
-	var lastSpawnErr error
-	start := time.Now()
-	for i := range o.procs {
+// startOutcome is what starting many processes at once gave.
+type startOutcome struct {
+	err          error // nothing could be measured
+	start        time.Time
+	spawnLoop    time.Duration
+	okCount      int             // exit 0 with every declared key right and no undeclared one
+	doneAt       []time.Duration // of those, since the first spawn, sorted
+	exitCodes    map[int]int
+	badEnv       int // exit 0 with a wrong or incomplete environment
+	leaked       int
+	firstFailure string
+	spawnErrs    int
+	lastSpawnErr error
+	killed       int
+}
+
+// startAtOnce starts n secret-init processes of fx with args in a tight
+// loop, each running `env` with its stdout in a file, waits for all of
+// them (killing what outlives timeout by a margin) and checks what each
+// command got.
+func startAtOnce(env *benchEnv, fx *fixture, n int, timeout time.Duration, args ...string) *startOutcome {
+	out := &startOutcome{exitCodes: map[int]int{}}
+	outDir, err := os.MkdirTemp(fx.dir, "out-")
+	if err != nil {
+		out.err = err
+		return out
+	}
+	procs := make([]*scaleProc, 0, n)
+	argv := append(append([]string{"--timeout", timeout.String()}, args...), "--", env.envBin)
+	out.start = time.Now()
+	for i := range n {
 		p := &scaleProc{out: filepath.Join(outDir, fmt.Sprintf("%03d.env", i)), errf: filepath.Join(outDir, fmt.Sprintf("%03d.err", i))}
-		spec := fx.secretInit(fmt.Sprintf("scale-%d", i), "--timeout", o.scaleTimeout.String(), "--", env.envBin)
+		spec := fx.secretInit(fmt.Sprintf("start-%d", i), argv...)
 		outF, err1 := os.Create(p.out)
 		errF, err2 := os.Create(p.errf)
 		if err1 != nil || err2 != nil {
-			spawnErrs++
-			lastSpawnErr = fmt.Errorf("output files: %v %v", err1, err2)
+			out.spawnErrs++
+			out.lastSpawnErr = fmt.Errorf("output files: %v %v", err1, err2)
 			closeAll(outF, errF)
 			continue
 		}
@@ -69,13 +112,13 @@ func benchScale(o *options, env *benchEnv) *table {
 		p.pid, p.pidfd, err = spawn(spec, devNull.Fd(), outF.Fd(), errF.Fd())
 		closeAll(outF, errF)
 		if err != nil {
-			spawnErrs++
-			lastSpawnErr = err
+			out.spawnErrs++
+			out.lastSpawnErr = err
 			continue
 		}
 		procs = append(procs, p)
 	}
-	spawnLoop := time.Since(start)
+	out.spawnLoop = time.Since(out.start)
 
 	// Reap after the loop, with one owner of wait4(-1): nothing else in
 	// this process has children now. A process that ended during the
@@ -85,16 +128,15 @@ func benchScale(o *options, env *benchEnv) *table {
 		byPid[p.pid] = p
 	}
 	var mu sync.Mutex
-	killed := 0
 	// The deadline kills what is left: --timeout plus a margin, so that the
 	// bench ends even if secret-init overstays its own timeout.
-	watchdog := time.AfterFunc(o.scaleTimeout+15*time.Second, func() {
+	watchdog := time.AfterFunc(timeout+15*time.Second, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, p := range procs {
 			if !p.reaped {
 				_ = unix.PidfdSendSignal(p.pidfd, unix.SIGKILL, nil, 0)
-				killed++
+				out.killed++
 			}
 		}
 	})
@@ -122,91 +164,96 @@ func benchScale(o *options, env *benchEnv) *table {
 
 	// Verdicts per process: exit 0, and `env` printed every declared key
 	// with its value and no undeclared one.
-	var doneAt []time.Duration
-	okCount, badEnv, leaked := 0, 0, 0
-	exitCodes := map[int]int{}
-	firstFailure := ""
 	for _, p := range procs {
 		code := launcher.ExitCode(p.ws)
 		if !p.reaped {
 			code = -1
 		}
-		exitCodes[code]++
+		out.exitCodes[code]++
 		data, _ := os.ReadFile(p.out)
 		good, _, leak := fx.checkEnv(data)
 		if leak {
-			leaked++
+			out.leaked++
 		}
 		if code == 0 && good == len(fx.want) && !leak {
-			okCount++
-			doneAt = append(doneAt, p.exited.Sub(start))
+			out.okCount++
+			out.doneAt = append(out.doneAt, p.exited.Sub(out.start))
 			continue
 		}
 		if code == 0 {
-			badEnv++
+			out.badEnv++
 		}
-		if firstFailure == "" {
+		if out.firstFailure == "" {
 			msg, _ := os.ReadFile(p.errf)
 			lines := strings.Split(strings.TrimSpace(string(msg)), "\n")
 			last := lines[len(lines)-1]
 			if len(last) > 300 {
 				last = last[:300] + "…"
 			}
-			firstFailure = fmt.Sprintf("exit %d, %d/%d keys right; last stderr line: %s", code, good, len(fx.want), last)
+			out.firstFailure = fmt.Sprintf("exit %d, %d/%d keys right; last stderr line: %s", code, good, len(fx.want), last)
 		}
 	}
-	slices.Sort(doneAt)
+	slices.Sort(out.doneAt)
+	return out
+}
 
-	reqs := fx.srv.Requests()
-	var n429, n200, nOther, logins, lists int
-	for _, r := range reqs {
-		switch r.Status {
-		case 200:
-			n200++
-		case 429:
-			n429++
-		default:
-			nOther++
-		}
-		switch {
-		case strings.HasPrefix(r.Path, "/api/v1/auth/"):
-			logins++
-		case r.Path == "/api/v4/secrets" || r.Path == "/api/v3/secrets/raw": // ours lists on v4, go-sdk on v3
-			lists++
-		}
-	}
-	minReqs := o.procs * (1 + nFolders)
-
-	t.add("started their command with the right environment", fmt.Sprintf("%d / %d", okCount, o.procs), fmt.Sprintf("all %d", o.procs), verdict(okCount == o.procs))
-	if len(doneAt) > 0 {
-		t.add("time until the last one did (s, from the first spawn)", fmt.Sprintf("%.2f", doneAt[len(doneAt)-1].Seconds()), "", "")
-		t.add("  median / p90 of those times (s)", fmt.Sprintf("%.2f / %.2f", median(doneAt).Seconds(), percentile(doneAt, 0.9).Seconds()), "", "")
+// rows adds how many started right and when.
+func (out *startOutcome) rows(t *table, n int) {
+	t.add("started their command with the right environment", fmt.Sprintf("%d / %d", out.okCount, n), fmt.Sprintf("all %d", n), verdict(out.okCount == n))
+	if len(out.doneAt) > 0 {
+		t.add("time until the last one did (s, from the first spawn)", fmt.Sprintf("%.2f", out.doneAt[len(out.doneAt)-1].Seconds()), "", "")
+		t.add("  median / p90 of those times (s)", fmt.Sprintf("%.2f / %.2f", median(out.doneAt).Seconds(), percentile(out.doneAt, 0.9).Seconds()), "", "")
 	} else {
 		t.add("time until the last one did", "-", "", "")
 	}
-	t.add("total requests", fmt.Sprint(len(reqs)), fmt.Sprintf("≤ 2 × %d = %d", minReqs, 2*minReqs), verdict(len(reqs) <= 2*minReqs))
-	t.add("  logins / lists", fmt.Sprintf("%d / %d", logins, lists), "", "")
-	t.add("  answered 200 / 429 / other", fmt.Sprintf("%d / %d / %d", n200, n429, nOther), "", "")
-	t.add("spawn loop for all processes (s)", fmt.Sprintf("%.2f", spawnLoop.Seconds()), "", "")
-	ideal := (float64(minReqs) - float64(o.burst)) / o.rate
-	t.note("Floor set by the rate limit alone (arithmetic, not measured): %d requests at %g/s after a burst of %d take ≥ %.1f s.", minReqs, o.rate, o.burst, ideal)
+}
+
+// notes adds the exit statuses and what went wrong.
+func (out *startOutcome) notes(t *table) {
 	var codes []string
-	for c, n := range exitCodes {
+	for c, n := range out.exitCodes {
 		codes = append(codes, fmt.Sprintf("exit %d × %d", c, n))
 	}
 	slices.Sort(codes)
-	t.note("Exit statuses: %s (-1 = never reaped). Exited 0 with a wrong or incomplete environment: %d. Undeclared keys leaked into: %d.", strings.Join(codes, ", "), badEnv, leaked)
-	if spawnErrs > 0 {
-		t.note("%d processes could not be spawned; last: %v", spawnErrs, lastSpawnErr)
+	t.note("Exit statuses: %s (-1 = never reaped). Exited 0 with a wrong or incomplete environment: %d. Undeclared keys leaked into: %d.", strings.Join(codes, ", "), out.badEnv, out.leaked)
+	if out.spawnErrs > 0 {
+		t.note("%d processes could not be spawned; last: %v", out.spawnErrs, out.lastSpawnErr)
 	}
-	if killed > 0 {
-		t.note("%d processes were still running at the bench's deadline and were killed.", killed)
+	if out.killed > 0 {
+		t.note("%d processes were still running at the bench's deadline and were killed.", out.killed)
 	}
-	if firstFailure != "" {
-		t.note("first failure: %s", firstFailure)
+	if out.firstFailure != "" {
+		t.note("first failure: %s", out.firstFailure)
 	}
-	histogram(t, reqs, start)
-	return t
+}
+
+// requestCounts is a server log by kind and by answer.
+type requestCounts struct {
+	logins, lists, other      int // by route
+	ok, limited, otherAnswers int // answered 200, 429, anything else
+}
+
+func countRequests(reqs []infisicaltest.Request) requestCounts {
+	var c requestCounts
+	for _, r := range reqs {
+		switch r.Status {
+		case 200:
+			c.ok++
+		case 429:
+			c.limited++
+		default:
+			c.otherAnswers++
+		}
+		switch {
+		case strings.HasPrefix(r.Path, "/api/v1/auth/"):
+			c.logins++
+		case r.Path == "/api/v4/secrets" || r.Path == "/api/v3/secrets/raw": // ours lists on v4, go-sdk on v3
+			c.lists++
+		default:
+			c.other++
+		}
+	}
+	return c
 }
 
 func closeAll(fs ...*os.File) {

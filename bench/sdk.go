@@ -104,10 +104,7 @@ func startSDK(bin string, fx *fixture) (*sdkSession, error) {
 			s.lines <- slices.Clone(sc.Bytes())
 		}
 	}()
-	folders := make([]string, nFolders)
-	for i := range folders {
-		folders[i] = folderPath(i + 1)
-	}
+	folders := fx.folders
 	job, _ := json.Marshal(map[string]any{
 		"addr": fx.srv.URL, "clientId": fx.clientID, "clientSecret": fx.secret,
 		"projectId": infisicaltest.DefaultProject, "environment": "dev",
@@ -169,7 +166,7 @@ func sdkRow(t *table, o *options, fx *fixture, p *sdkProgram) {
 		return strings.TrimSpace("go-sdk "+version) + " in-process: login, then 8 ListSecrets sequentially (no process start)"
 	}
 	unavailable := func(err error) {
-		t.add(name(""), "-", "-", "-", "-", "-", "-")
+		t.add(name(""), "-", "-", "-", "-", "-", "-", "-")
 		t.note("go-sdk: unavailable: %v", err)
 	}
 	if p.err != nil {
@@ -207,7 +204,7 @@ func sdkRow(t *table, o *options, fx *fixture, p *sdkProgram) {
 	}
 	st := summarize(walls)
 	if st.n == 0 {
-		t.add(name(s.version), "-", "-", "-", "-", "-", "-")
+		t.add(name(s.version), "-", "-", "-", "-", "-", "-", "-")
 		t.note("go-sdk: every run failed; last: %s", lastErr)
 		return
 	}
@@ -216,7 +213,7 @@ func sdkRow(t *table, o *options, fx *fixture, p *sdkProgram) {
 	if reqCounts[0] != reqCounts[len(reqCounts)-1] {
 		reqStr = fmt.Sprintf("%d..%d", reqCounts[0], reqCounts[len(reqCounts)-1])
 	}
-	t.add(name(s.version)+" (info)", ms(st.median), ms(st.p90), fmt.Sprintf("%.2f", float64(st.median)/float64(o.latency)), "-", reqStr, "-")
+	t.add(name(s.version)+" (info)", ms(st.median), ms(st.p90), fmt.Sprintf("%.2f", float64(st.median)/float64(o.latency)), "-", reqStr, "-", "-")
 	if failed > 0 {
 		t.note("go-sdk: %d runs failed; last: %s", failed, lastErr)
 	}
