@@ -214,10 +214,18 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 		if out.FetchMode != FetchFolders {
 			r.Subtrees = append(r.Subtrees, p.Subtrees()...)
 		}
+		// Every key of a transport has the same sources, and its keys come
+		// one after the other: 115 contracts name a transport dozens of
+		// times, for each of its keys. Those keys share one list.
+		var lastSrc []contracts.Source
+		var lastRefs []SourceRef
 		for _, n := range p.Needs {
+			if lastRefs == nil || !slices.Equal(n.Sources, lastSrc) {
+				lastSrc, lastRefs = n.Sources, sourceRefs(n.Sources)
+			}
 			k := KeyReport{
 				Key: n.Key, Transport: n.Transport, Kind: KindTransport, Required: n.Required,
-				Sources: sourceRefs(n.Sources), Folders: append([]string{}, n.Folders...), Local: LocalNone,
+				Sources: lastRefs, Folders: append([]string{}, n.Folders...), Local: LocalNone,
 			}
 			if n.Transport == contracts.EnvFolder {
 				k.Kind = KindDependency
@@ -251,15 +259,30 @@ func hasKey(d *dotenv.File, k string) bool {
 	return ok
 }
 
+// sourceRefs is src sorted by file, line and field, without repeats, and
+// capacity-limited: several keys share it, so an append must copy.
 func sourceRefs(src []contracts.Source) []SourceRef {
 	out := make([]SourceRef, 0, len(src))
 	for _, s := range src {
 		out = append(out, SourceRef{File: s.File, Line: s.Line, Field: s.Field})
 	}
-	slices.SortFunc(out, func(a, b SourceRef) int {
-		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), strings.Compare(a.Field, b.Field))
-	})
-	return slices.Compact(out)
+	// Contracts are read in file order, and each file's needs in line
+	// order: the list is nearly always sorted already.
+	if !slices.IsSortedFunc(out, compareRefs) {
+		slices.SortFunc(out, compareRefs)
+	}
+	out = slices.Compact(out)
+	return out[:len(out):len(out)]
+}
+
+func compareRefs(a, b SourceRef) int {
+	if c := strings.Compare(a.File, b.File); c != 0 {
+		return c
+	}
+	if a.Line != b.Line {
+		return cmp.Compare(a.Line, b.Line)
+	}
+	return strings.Compare(a.Field, b.Field)
 }
 
 var kindRank = map[string]int{KindTransport: 0, KindDependency: 0, KindPath: 1, KindBootstrap: 2}
@@ -313,6 +336,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintln(tw, "KEY\tTRANSPORT\tREQUIRED\tLOCAL\tFOLDERS\tCONTRACTS")
 	}
+	// A key whose sources are those of the row above (the keys of one
+	// transport) names the key that lists them, once the list is long.
+	var shown struct {
+		key     string
+		sources []SourceRef
+		text    string
+	}
 	for _, k := range r.Keys {
 		req := "no"
 		if k.Required {
@@ -337,7 +367,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		if k.Kind == KindBootstrap {
 			folders = "(never fetched)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Key, transport, req, local, folders, sourceText(k.Sources))
+		where := shown.text
+		switch {
+		case !sameList(k.Sources, shown.sources):
+			shown.key, shown.sources, shown.text = k.Key, k.Sources, sourceText(k.Sources)
+			where = shown.text
+		case len(where) > maxSourcesText:
+			where = "same as " + shown.key
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Key, transport, req, local, folders, where)
 	}
 	tw.Flush()
 
@@ -406,6 +444,16 @@ func (r *Report) writeRequests(b *strings.Builder) {
 		b.WriteString("; then on its own each folder whose recursive answer carries imports, is refused, or lacks a key")
 	}
 	b.WriteString("\n")
+}
+
+// maxSourcesText is the longest list of sources that plan's table repeats
+// for each key that shares it.
+const maxSourcesText = 100
+
+// sameList reports whether a and b are one list: the same backing array
+// and length, as baseReport shares them.
+func sameList(a, b []SourceRef) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // sourceText renders sources as file:line, comma-separated.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -172,7 +173,7 @@ func TestReportJSONFieldNames(t *testing.T) {
 	var m map[string]any
 	data, _ := json.Marshal(CheckReport(reportOutcome(t, "", nil), nil, nil))
 	json.Unmarshal(data, &m)
-	for _, f := range []string{"command", "service", "passthrough", "infisical", "contract_files", "keys", "folders", "paths", "warnings", "summary", "drop_bootstrap"} {
+	for _, f := range []string{"command", "service", "passthrough", "infisical", "contract_files", "keys", "folders", "paths", "fetch", "subtrees", "warnings", "summary", "drop_bootstrap"} {
 		if _, ok := m[f]; !ok {
 			t.Errorf("no %q in %s", f, data)
 		}
@@ -181,6 +182,40 @@ func TestReportJSONFieldNames(t *testing.T) {
 	for _, f := range []string{"key", "transport", "kind", "required", "sources", "folders", "local", "origin"} {
 		if _, ok := k[f]; !ok {
 			t.Errorf("key has no %q: %v", f, k)
+		}
+	}
+}
+
+// TestPlanTextSharedSources: the keys of a transport that many contracts
+// name share one list of sources; the table prints it once and names that
+// key on the others' rows, while a short list is repeated. JSON keeps
+// every key's own list.
+func TestPlanTextSharedSources(t *testing.T) {
+	var many []contracts.Source
+	for i := 40; i > 0; i-- { // out of order: the report sorts
+		many = append(many, contracts.Source{File: fmt.Sprintf("nodes/n%02d/contract.yaml", i), Line: 3, Field: "metadata.transport_type"})
+	}
+	set := &contracts.Set{Requirements: []contracts.Requirement{
+		{Key: "POSTGRES_DSN", Transport: "db", Required: true, Sources: many},
+		{Key: "POSTGRES_POOL_MIN", Transport: "db", Required: true, Sources: many},
+		{Key: "KAFKA_BOOTSTRAP_SERVERS", Transport: "kafka", Required: true, Sources: many[:1]},
+		{Key: "KAFKA_GROUP_ID", Transport: "kafka", Required: true, Sources: many[:1]},
+	}}
+	d, _ := dotenv.Parse(".env", nil)
+	out := &Outcome{Dotenv: d, Set: set, Plan: buildPlan(set, contracts.DefaultTransportMap(), "", nil, nil)}
+	r := PlanReport(out, nil)
+	var text bytes.Buffer
+	r.WriteText(&text)
+	got := text.String()
+	if n := strings.Count(got, "nodes/n40/contract.yaml:3"); n != 3 {
+		t.Errorf("nodes/n40 printed %d times, want 3 (POSTGRES_DSN's list once, KAFKA_*'s short one twice):\n%s", n, got)
+	}
+	if !strings.Contains(got, "same as POSTGRES_DSN") || !strings.Contains(got, "nodes/n01/contract.yaml:3, nodes/n02/contract.yaml:3") {
+		t.Errorf("the shared list is not printed once in order, then named:\n%s", got)
+	}
+	for _, k := range r.Keys {
+		if k.Transport == "db" && len(k.Sources) != 40 {
+			t.Errorf("%s: %d sources in the report, want 40", k.Key, len(k.Sources))
 		}
 	}
 }
