@@ -127,7 +127,7 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 	if err != nil {
 		return err
 	}
-	res.logSummary(o.Log)
+	res.logSummary(o.Log, o.Required)
 	if res.Failed != nil {
 		if o.Required {
 			return fmt.Errorf("Infisical at %s: %w", b.SafeAddr(), res.Failed)
@@ -137,10 +137,16 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 	if err := out.absent(); err != nil {
 		return err
 	}
-	if o.Required && len(res.Missing) > 0 {
-		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor Infisical: %s", len(res.Missing), strings.Join(res.Missing, ", "))
+	if o.Required && len(res.Refused) > 0 {
+		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor Infisical: %s", len(res.Refused), res.describe(res.Refused))
 	}
 	return nil
+}
+
+// describe names keys with where their value comes from: "A (from .env),
+// B (missing)".
+func (res *Result) describe(keys []string) string {
+	return describeKeys(keys, func(k string) string { return res.Origins[k] })
 }
 
 // Merge sets Env, the child's environment: the process environment as it
