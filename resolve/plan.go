@@ -1,9 +1,11 @@
 package resolve
 
 import (
+	"fmt"
 	"path"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"secret-init/contracts"
@@ -56,6 +58,18 @@ func foldersFor(service string, transports []string) []string {
 		out = append(out, "/shared/"+t)
 	}
 	return out
+}
+
+// checkService accepts a --service slug that Infisical takes as a folder
+// name: letters, digits, '-' and '_' (Infisical answers 422 to any other
+// folder name). Anything else would build another path: ../shared, a/b.
+func checkService(slug string) error {
+	for _, c := range slug {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("--service %s: want an Infisical folder name (letters, digits, '-' and '_')", strconv.Quote(contracts.Clip(slug, 64)))
+		}
+	}
+	return nil
 }
 
 // transportOrder sorts transports by name, with env, the dependencies'

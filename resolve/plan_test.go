@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"secret-init/contracts"
@@ -83,5 +84,19 @@ func TestTakeOneKey(t *testing.T) {
 	}
 	if !reflect.DeepEqual(res.Refused, []string{"DB"}) {
 		t.Errorf("refused by --required: %v, want [DB] (CHANNEL is optional)", res.Refused)
+	}
+}
+
+func TestCheckService(t *testing.T) {
+	for _, ok := range []string{"", "billing", "omnibase-runtime", "svc_2", "A1"} {
+		if err := checkService(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"../shared", "a/b", "has space", "what?", "tab\t", "é", ".", "x\n"} {
+		err := checkService(bad)
+		if err == nil || !strings.Contains(err.Error(), "--service") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line naming --service", bad, err)
+		}
 	}
 }

@@ -57,6 +57,9 @@ func (e *UsageError) Unwrap() error { return e.Err }
 // environment first, then .env). Without INFISICAL_ADDR the start is a
 // passthrough: no contract is read, nothing is fetched.
 func ReadInputs(o Options, proc []string) (*Outcome, error) {
+	if err := checkService(o.Service); err != nil {
+		return nil, &UsageError{err}
+	}
 	d, err := dotenv.Read(o.EnvFile, o.EnvFileExplicit)
 	if err != nil {
 		return nil, &UsageError{err}
