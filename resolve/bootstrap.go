@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -115,6 +116,12 @@ func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 	switch {
 	case b.AuthMethod == "kubernetes":
 		jwt, err := os.ReadFile(b.K8sTokenPath)
+		if errors.Is(err, fs.ErrPermission) {
+			// The kubelet makes a projected token root-owned 0600 unless
+			// every container of the pod runs as one runAsUser, or the pod
+			// has an fsGroup.
+			return fmt.Errorf("kubernetes service-account token: %w (uid %d, gid %d cannot read it: give every container of the pod the same runAsUser, or set the pod's fsGroup)", err, os.Getuid(), os.Getgid())
+		}
 		if err != nil {
 			return fmt.Errorf("kubernetes service-account token: %w", err)
 		}
