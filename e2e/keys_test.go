@@ -191,3 +191,20 @@ func wantRow(t *testing.T, out, key string, cols ...string) {
 	}
 	t.Errorf("no row for %s:\n%s", key, out)
 }
+
+// TestKeyPassthroughChecksNothing: without INFISICAL_ADDR no contract is
+// read, so a required dependency that no source has does not stop the
+// start; check, which reads them anyway, agrees and shows the gap.
+func TestKeyPassthroughChecksNothing(t *testing.T) {
+	f := newStore(t) // STRIPE_API_KEY: required, in Infisical only
+	r := f.start([]string{"INFISICAL_ADDR="})
+	wantCode(t, r, 0)
+	wantEnv(t, f.childEnv(), map[string]string{"STRIPE_API_KEY": "<unset>"})
+	r = f.command([]string{"INFISICAL_ADDR="}, "check")
+	wantCode(t, r, 0)
+	wantLines(t, r.Stdout, "INFISICAL_ADDR not set", "Result: a start would succeed")
+	wantRow(t, r.Stdout, "STRIPE_API_KEY", "env", "yes", "missing")
+	if n := len(f.Server.Requests()); n != 0 {
+		t.Errorf("%d requests in passthrough", n)
+	}
+}
