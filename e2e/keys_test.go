@@ -208,3 +208,15 @@ func TestKeyPassthroughChecksNothing(t *testing.T) {
 		t.Errorf("%d requests in passthrough", n)
 	}
 }
+
+// TestKeySeedOnce: seed writes a key that a transport and a dependency
+// both declare once, to the first folder a start looks in.
+func TestKeySeedOnce(t *testing.T) {
+	f := newVector(t)
+	f.Server.SetSecret("dev", "/shared/qdrant", "QDRANT_URL", "")
+	r := f.command(nil, "seed")
+	wantCode(t, r, 0)
+	if n := strings.Count(r.Stdout, "/QDRANT_URL"); n != 1 || !strings.Contains(r.Stdout, "/shared/qdrant/QDRANT_URL") {
+		t.Errorf("QDRANT_URL seeded %d times, want once at /shared/qdrant:\n%s", n, r.Stdout)
+	}
+}
