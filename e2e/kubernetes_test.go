@@ -210,7 +210,7 @@ func TestKubernetesDeployment(t *testing.T) {
 				Args: []string{"--", "sh", "-c", `echo "uid=$(id -u) stripe=${#STRIPE_API_KEY} valkey=${#VALKEY_PASSWORD}"`},
 			})
 			if !c.ok {
-				clearError(t, r, r.Stdout != "", 125, "kubernetes service-account token", "permission denied", under(p.tokenFile),
+				clearError(t, r, r.Stdout != "", 125, "INFISICAL_KUBERNETES_TOKEN_PATH", "permission denied", under(p.tokenFile),
 					fmt.Sprintf("uid %d, gid %d cannot read it", p.uid, p.gid), "runAsUser", "fsGroup")
 				wantCount(t, svc.Server, "POST", "/api/v1/auth/", 0, "no token was read: no login")
 				return

@@ -10,6 +10,7 @@ import (
 
 	"secret-init/dotenv"
 	"secret-init/infisical"
+	"secret-init/smallfile"
 )
 
 // defaultKubernetesTokenPath is where Kubernetes mounts the service-account token.
@@ -37,6 +38,10 @@ var BootstrapKeys = []string{
 	"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN",
 	"INFISICAL_AUTH_METHOD", "INFISICAL_IDENTITY_ID", "INFISICAL_KUBERNETES_TOKEN_PATH",
 }
+
+// Credentials are the bootstrap settings that let a process act as the
+// machine identity: --drop-bootstrap keeps them from the command.
+var Credentials = []string{"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN"}
 
 // readBootstrap reads the bootstrap settings, process environment first.
 func readBootstrap(proc []string, d *dotenv.File) Bootstrap {
@@ -103,33 +108,72 @@ func (b Bootstrap) Ref() *InfisicalRef {
 	return &InfisicalRef{Addr: b.SafeAddr(), ProjectID: b.ProjectID, Environment: b.Environment}
 }
 
+// Caps on the files the bootstrap settings point at. A CA bundle of every
+// public root is about 200 KiB; a service-account token is a JWT of a
+// few KiB. Anything larger is a wrong path, and must not be read whole.
+const (
+	MaxCACert          = 1 << 20
+	MaxKubernetesToken = 64 << 10
+)
+
 // Client makes the Infisical client of the run: its address, project and
 // environment, and caCert (--ca-cert) trusted beside the system's roots.
-func (b Bootstrap) Client(caCert string) (*infisical.Client, error) {
-	return infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACertFile: caCert})
+// The CA file is read within ctx. Its errors are usage errors.
+func (b Bootstrap) Client(ctx context.Context, caCert string) (*infisical.Client, error) {
+	var pem []byte
+	if caCert != "" {
+		var err error
+		if pem, err = smallfile.Read(ctx, caCert, MaxCACert); err != nil {
+			return nil, &UsageError{fmt.Errorf("--ca-cert %s: %w", caCert, err)}
+		}
+	}
+	c, err := infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACert: pem})
+	if errors.Is(err, infisical.ErrNoCertificate) {
+		err = fmt.Errorf("--ca-cert %s: %w", caCert, err)
+	}
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	return c, nil
 }
 
 // Login authenticates c the way the bootstrap settings say. Every
 // credential the settings hold is scrubbed from c's errors, used or not.
+// A service-account token file that cannot be read is a *UsageError: the
+// settings are wrong, Infisical has not been asked.
 func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 	c.Redact(b.ClientSecret, b.Token, b.ClientID)
 	switch {
 	case b.AuthMethod == "kubernetes":
-		jwt, err := os.ReadFile(b.K8sTokenPath)
-		if errors.Is(err, fs.ErrPermission) {
-			// The kubelet makes a projected token root-owned 0600 unless
-			// every container of the pod runs as one runAsUser, or the pod
-			// has an fsGroup.
-			return fmt.Errorf("kubernetes service-account token: %w (uid %d, gid %d cannot read it: give every container of the pod the same runAsUser, or set the pod's fsGroup)", err, os.Getuid(), os.Getgid())
-		}
+		jwt, err := b.kubernetesToken(ctx)
 		if err != nil {
-			return fmt.Errorf("kubernetes service-account token: %w", err)
+			return err
 		}
-		return c.LoginKubernetes(ctx, b.IdentityID, strings.TrimSpace(string(jwt)))
+		return c.LoginKubernetes(ctx, b.IdentityID, jwt)
 	case b.Token != "" && (b.AuthMethod == "token" || b.ClientID == "" || b.ClientSecret == ""):
 		c.SetToken(b.Token)
 		return nil
 	default:
 		return c.LoginUniversal(ctx, b.ClientID, b.ClientSecret)
 	}
+}
+
+// kubernetesToken reads the service-account token, within ctx.
+func (b Bootstrap) kubernetesToken(ctx context.Context) (string, error) {
+	where := "INFISICAL_KUBERNETES_TOKEN_PATH " + b.K8sTokenPath
+	data, err := smallfile.Read(ctx, b.K8sTokenPath, MaxKubernetesToken)
+	if errors.Is(err, fs.ErrPermission) {
+		// The kubelet makes a projected token root-owned 0600 unless every
+		// container of the pod runs as one runAsUser, or the pod has an
+		// fsGroup.
+		return "", &UsageError{fmt.Errorf("%s: %w (uid %d, gid %d cannot read it: give every container of the pod the same runAsUser, or set the pod's fsGroup)", where, err, os.Getuid(), os.Getgid())}
+	}
+	if err != nil {
+		return "", &UsageError{fmt.Errorf("%s: %w", where, err)}
+	}
+	jwt := strings.TrimSpace(string(data))
+	if jwt == "" {
+		return "", &UsageError{fmt.Errorf("%s: the file is empty", where)}
+	}
+	return jwt, nil
 }
