@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -251,6 +252,10 @@ func TestLoadPaths(t *testing.T) {
 	if _, err := Load([]string{missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("explicit missing dir: err = %v, want not-exist", err)
 	}
+	// Also after a folder whose contracts are already being read.
+	if _, err := Load([]string{fixture("omnibase"), missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("explicit missing dir after a good one: err = %v, want not-exist", err)
+	}
 	s, err := Load([]string{missing}, false, nil)
 	if err != nil || len(s.Files) != 0 || len(s.Requirements) != 0 || len(s.Warnings) != 0 {
 		t.Errorf("default missing dir: got %+v, %v; want an empty set", s, err)
@@ -265,6 +270,26 @@ func TestLoadPaths(t *testing.T) {
 	}
 	if n := len(s.Requirements[len(s.Requirements)-1].Sources); n != 1 {
 		t.Errorf("qdrant requirement has %d sources, want 1 (file read once)", n)
+	}
+}
+
+// TestLoadRootSpellings checks that the paths a walk reports are those
+// filepath.Join gives, however the root is written.
+func TestLoadRootSpellings(t *testing.T) {
+	abs, err := filepath.Abs(fixture("omnibase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(abs)
+	want := "nodes/node_vector_store_effect/contract.yaml"
+	for _, root := range []string{".", "./", "nodes/..", abs, abs + "/", abs + "//nodes/../"} {
+		s, err := Load([]string{root}, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := s.Files[len(s.Files)-1], filepath.Join(root, want); got != w {
+			t.Errorf("root %q: last file %q, want %q", root, got, w)
+		}
 	}
 }
 
@@ -349,11 +374,47 @@ func TestLoadPermissionDenied(t *testing.T) {
 	if got, want := w.String(), "contracts/x/contract.yaml: permission denied; skipped"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	// Root ignores mode 000, so only an unprivileged run can check it for real.
-	if os.Geteuid() == 0 {
+	// Root ignores mode 000: as root (CI), the check runs in a copy of this
+	// test binary started as nobody.
+	dir := os.Getenv("CONTRACTS_TEST_UNPRIVILEGED_DIR")
+	if dir == "" && os.Geteuid() == 0 {
+		var err error
+		if dir, err = os.MkdirTemp("", "contracts-perm-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// The test binary's own folder is root's alone: run a copy.
+		self, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, "contracts.test")
+		if err := os.WriteFile(bin, self, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		work := filepath.Join(dir, "work")
+		if err := os.Mkdir(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(work, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run=^TestLoadPermissionDenied$", "-test.count=1", "-test.v")
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "CONTRACTS_TEST_UNPRIVILEGED_DIR="+work)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestLoadPermissionDenied") {
+			t.Fatalf("unprivileged run: %v\n%s", err, out)
+		}
 		return
 	}
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	writeFile(t, filepath.Join(dir, "a", "contract.yaml"), "metadata: {transport_type: kafka}\n")
 	writeFile(t, filepath.Join(dir, "b", "contract.yaml"), "metadata: {transport_type: grpc}\n")
 	if err := os.Chmod(filepath.Join(dir, "a", "contract.yaml"), 0); err != nil {
@@ -420,6 +481,34 @@ func deepIndent(levels int) string {
 		b.WriteString(strings.Repeat("  ", i) + "k:\n")
 	}
 	return b.String()
+}
+
+// TestDepthLimitBoundaries pins the depth check at its limit, on both
+// sides, including the inputs its shortcuts skip.
+func TestDepthLimitBoundaries(t *testing.T) {
+	sp := strings.Repeat
+	tests := []struct {
+		name string
+		data string
+		want bool
+	}{
+		{"64 brackets", sp("[", 64) + sp("]", 64), false},
+		{"65 brackets", sp("[", 65) + sp("]", 65), true},
+		{"many brackets, shallow", sp("k: [[a], {b: c}]\n", 100), false},
+		{"brackets in quotes count", "k: \"" + sp("[", 65) + "\"\n", true},
+		{"closers first do not go below zero", sp("]", 100) + sp("[", 64), false},
+		{"indent 64 levels", sp(" ", 128) + "x\n", false},
+		{"indent 65 levels", "a:\n" + sp(" ", 130) + "x\n", true},
+		{"64 dashes", sp("- ", 64) + "x\n", false},
+		{"65 dashes", sp("- ", 65) + "x\n", true},
+		{"indent and dashes", sp(" ", 60) + sp("- ", 35) + "x\n", true},
+		{"long line, shallow", "k: " + sp("x ", 500) + "\n", false},
+	}
+	for _, tt := range tests {
+		if got := depthExceeds([]byte(tt.data), maxDepth); got != tt.want {
+			t.Errorf("%s: depthExceeds = %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
 
 func TestLoadAliasBomb(t *testing.T) {
