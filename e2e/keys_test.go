@@ -5,6 +5,7 @@ package e2e
 // all known.
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -219,4 +220,34 @@ func TestKeySeedOnce(t *testing.T) {
 	if n := strings.Count(r.Stdout, "/QDRANT_URL"); n != 1 || !strings.Contains(r.Stdout, "/shared/qdrant/QDRANT_URL") {
 		t.Errorf("QDRANT_URL seeded %d times, want once at /shared/qdrant:\n%s", n, r.Stdout)
 	}
+}
+
+// TestKeyNameOnlyDependency: a dependency written with name: and no
+// env_var: (the seed project's node_event_forward_effect), which the seed
+// project's extractor skips, is fetched but never stops a start, with or
+// without --required, and plan says why.
+func TestKeyNameOnlyDependency(t *testing.T) {
+	seed := infisicaltest.Seed{Identities: []infisicaltest.SeedIdentity{{ClientID: "runtime", ClientSecret: canaryClient}}}
+	f := newFixture(t, seed, map[string]string{
+		"contracts/node_event_forward_effect/contract.yaml": "name: node_event_forward_effect\ndependencies:\n" +
+			"  - type: environment\n    name: EVENT_FORWARD_BACKEND_URL\n    description: where events go\n    required: true\n",
+		".env": "INFISICAL_CLIENT_ID=runtime\nINFISICAL_CLIENT_SECRET=" + canaryClient + "\nINFISICAL_PROJECT_ID=" + infisicaltest.DefaultProject + "\n",
+	}, false)
+	for _, args := range [][]string{nil, {"--required"}} {
+		r := f.start(nil, args...)
+		wantCode(t, r, 0)
+		wantEnv(t, f.childEnv(), map[string]string{"EVENT_FORWARD_BACKEND_URL": "<unset>"})
+	}
+	r := f.command(nil, "plan")
+	wantCode(t, r, 0)
+	wantRow(t, r.Stdout, "EVENT_FORWARD_BACKEND_URL", "env", "no", "(name", "only)", "-", "/shared/env",
+		filepath.Join(f.Contracts, "node_event_forward_effect", "contract.yaml")+":4")
+	k, _ := findKey(decodeReport(t, f.command(nil, "plan", "-o", "json")), "EVENT_FORWARD_BACKEND_URL", resolve.KindDependency)
+	if !k.Optional || k.Required {
+		t.Errorf("plan JSON: %+v, want optional and not required", k)
+	}
+
+	f.Server.SetSecret("dev", "/shared/env", "EVENT_FORWARD_BACKEND_URL", "http://events")
+	wantCode(t, f.start(nil, "--required"), 0)
+	wantEnv(t, f.childEnv(), map[string]string{"EVENT_FORWARD_BACKEND_URL": "http://events"})
 }

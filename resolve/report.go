@@ -323,7 +323,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	r.writeKeys(&b, declared)
 	if len(declared) > 0 {
 		b.WriteString("REQUIRED yes: a start fails when no source has it; with --required: a start with --required\n" +
-			"fails unless the environment or Infisical has it; no: never stops a start.\n")
+			"fails unless the environment or Infisical has it; no: never stops a start (required: false,\n" +
+			"or a dependency with name: and no env_var:).\n")
 	}
 	if len(path) > 0 {
 		fmt.Fprintf(&b, "\nKeys of --path folders, taken whole (%d):\n", len(path))
@@ -424,12 +425,25 @@ func requiredText(k KeyReport) string {
 		return "bootstrap"
 	case k.Required:
 		return "yes"
+	case k.Optional && nameOnly(k.Sources):
+		return "no (name only)" // a dependency with name: and no env_var:
 	case k.Optional:
 		return "no"
 	case k.Kind == KindPath:
 		return "no"
 	}
 	return "with --required"
+}
+
+// nameOnly reports whether every declaration is a dependency written with
+// name: and no env_var:.
+func nameOnly(src []SourceRef) bool {
+	for _, s := range src {
+		if !strings.HasSuffix(s.Field, contracts.NameOnlyField) {
+			return false
+		}
+	}
+	return len(src) > 0
 }
 
 // sourceText renders sources as file:line, comma-separated.
