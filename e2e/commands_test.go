@@ -99,7 +99,7 @@ func (f *fixture) secret(folder, key string) (string, bool) {
 
 // writes counts the requests that change something in Infisical.
 func (f *fixture) writes() int {
-	return f.Server.Count("POST", "/api/v3") + f.Server.Count("PATCH", "/") + f.Server.Count("POST", "/api/v1/folders") + f.Server.Count("DELETE", "/")
+	return f.Server.Count("POST", "/api/v3") + f.Server.Count("POST", "/api/v4") + f.Server.Count("PATCH", "/") + f.Server.Count("POST", "/api/v1/folders") + f.Server.Count("DELETE", "/")
 }
 
 func decodeReport(t *testing.T, r Result) resolve.Report {
@@ -466,9 +466,12 @@ func TestSeedOverwriteExisting(t *testing.T) {
 
 func TestSeedServiceTargetsAndFailures(t *testing.T) {
 	f := newOps(t)
-	// A reference to a secret that does not exist makes Infisical refuse
-	// that one create; the others must go on.
-	f.write("import.env", "POSTGRES_DSN=${NOPE}"+canaryImport+"\nAPI_TOKEN="+canaryImport+"\n")
+	// A reference to a secret the identity may not describe makes
+	// Infisical refuse that one create (and the one request that writes
+	// its folder); the others must go on.
+	f.Server.SetSecret("dev", "/admin", "ROOT_PASSWORD", canaryInfis)
+	f.Server.AddUniversalIdentity("admin", canaryClient, infisicaltest.HideSecrets("dev", "/admin", "*"))
+	f.write("import.env", "POSTGRES_DSN=${dev.admin.ROOT_PASSWORD}"+canaryImport+"\nAPI_TOKEN="+canaryImport+"\n")
 	r := f.command(nil, "seed", "--execute", "--service", "billing", "--set-values", "--import-env", "import.env")
 	wantCode(t, r, 1)
 	wantLines(t, r.Stdout,

@@ -60,7 +60,7 @@ func TestRedirectNeverFollowed(t *testing.T) {
 	}{
 		{"307 on the login", "/api/v1/auth/universal-auth/login", http.StatusTemporaryRedirect, []string{"--required"}, 125},
 		// Without --required the command starts, on .env alone.
-		{"302 on a list", "/api/v3/secrets/raw", http.StatusFound, nil, 0},
+		{"302 on a list", "/api/v4/secrets", http.StatusFound, nil, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newStore(t)
@@ -166,7 +166,7 @@ func echoAfterHeldBack(t *testing.T, denied, held string, values ...string) func
 	sent := make(chan struct{})
 	var once sync.Once
 	return func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != "/api/v3/secrets/raw" {
+		if r.URL.Path != "/api/v4/secrets" {
 			return false
 		}
 		switch r.URL.Query().Get("secretPath") {

@@ -117,9 +117,10 @@ const (
 )
 
 // Client makes the Infisical client of the run: its address, project and
-// environment, and caCert (--ca-cert) trusted beside the system's roots.
-// The CA file is read within ctx. Its errors are usage errors.
-func (b Bootstrap) Client(ctx context.Context, caCert string) (*infisical.Client, error) {
+// environment, caCert (--ca-cert) trusted beside the system's roots, and
+// trace (nil: none) told of every request. The CA file is read within
+// ctx. Its errors are usage errors.
+func (b Bootstrap) Client(ctx context.Context, caCert string, trace func(infisical.Exchange)) (*infisical.Client, error) {
 	var pem []byte
 	if caCert != "" {
 		var err error
@@ -127,7 +128,7 @@ func (b Bootstrap) Client(ctx context.Context, caCert string) (*infisical.Client
 			return nil, &UsageError{fmt.Errorf("--ca-cert %s: %w", caCert, err)}
 		}
 	}
-	c, err := infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACert: pem})
+	c, err := infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACert: pem, Trace: trace})
 	if errors.Is(err, infisical.ErrNoCertificate) {
 		err = fmt.Errorf("--ca-cert %s: %w", caCert, err)
 	}

@@ -71,7 +71,7 @@ func TestTakeOneKey(t *testing.T) {
 	p := buildPlan(set, contracts.DefaultTransportMap(), "", nil, nil)
 	d, _ := dotenv.Parse(".env", []byte("DB=x\n"))
 	res := &Result{Origins: map[string]string{}}
-	answers := map[string]map[string]string{"/shared/qdrant": {"QDRANT_URL": "u"}, "/shared/env": {}, "/shared/db": {}}
+	answers := map[string]folderAnswer{"/shared/qdrant": {"QDRANT_URL": {Key: "QDRANT_URL", Value: "u"}}, "/shared/env": {}, "/shared/db": {}}
 	if err := res.take(p, answers, nil, d); err != nil {
 		t.Fatal(err)
 	}

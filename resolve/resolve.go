@@ -135,12 +135,12 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	c, err := b.Client(ctx, o.CACert)
+	c, err := b.Client(ctx, o.CACert, TraceRequests(o.Log))
 	if err != nil {
 		return err
 	}
 	defer c.CloseIdle()
-	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv)
+	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv, o.Log)
 	out.Result = res
 	if err != nil {
 		return err
