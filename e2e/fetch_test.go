@@ -234,7 +234,7 @@ func TestFetchMissingKey(t *testing.T) {
 		if strings.Contains(tree.r.Stderr, "403") {
 			t.Errorf("tree saw a 403 it cannot see:\n%s", tree.r.Stderr)
 		}
-		wantLines(t, tree.r.Stderr, `"missing_keys":["SLACK_CHANNEL_ID"]`)
+		wantEnv(t, tree.env, map[string]string{"SLACK_CHANNEL_ID": canaryDotenv})
 	})
 	t.Run("with a service folder", func(t *testing.T) {
 		f := newStore(t)

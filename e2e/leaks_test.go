@@ -82,7 +82,9 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 		// client scrubs what it sent. (A credential it never sent cannot be
 		// echoed, so each variant echoes only its own.)
 		{"error message echoing the access token", func(t *testing.T, f *fixture) ([]string, []string) {
-			for range 2 {
+			// Every list gets it: the two folders, or /shared and then
+			// (--fetch auto, after a 403 on /shared) its two folders.
+			for range 3 {
 				f.Server.RawAnswer(infisicaltest.RawAnswer{Status: 403, ContentType: "application/json",
 					Body: []byte(`{"reqId":"req-x","statusCode":403,"error":"PermissionDenied","message":"token ` + canaryToken + ` is not allowed"}`)})
 			}
@@ -206,17 +208,19 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 	codes := map[string]map[int]bool{}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			f := newFixture(t, leakSeed(), map[string]string{
-				"contracts/node_store/contract.yaml": storeContract,
-				".env":                               leakDotenv,
-			}, false)
-			env, args := sc.prepare(t, f)
-			env = slices.Concat([]string{
-				"STRIPE_API_KEY=" + canaryDeclared, // declared, in the environment: not fetched
-				"MY_OWN_SECRET=" + canaryProcEnv,   // undeclared process env
-			}, env)
 			codes[sc.name] = map[int]bool{}
 			for _, lg := range logs {
+				// A fixture of its own for each run: what prepare queues
+				// on the server (raw answers) is for this run alone.
+				f := newFixture(t, leakSeed(), map[string]string{
+					"contracts/node_store/contract.yaml": storeContract,
+					".env":                               leakDotenv,
+				}, false)
+				env, args := sc.prepare(t, f)
+				env = slices.Concat([]string{
+					"STRIPE_API_KEY=" + canaryDeclared, // declared, in the environment: not fetched
+					"MY_OWN_SECRET=" + canaryProcEnv,   // undeclared process env
+				}, env)
 				// Global flags go before the subcommand's own words.
 				argv := slices.Concat(lg, []string{"--contracts", f.Contracts}, args)
 				if sc.command {

@@ -309,7 +309,8 @@ func (p *Plan) unsure(answers map[string]folderAnswer, fromTree, pending map[str
 		}
 		var absent []string
 		found, waits := false, false
-		for _, f := range n.Folders {
+		for _, f := range slices.Concat(n.Folders, p.Paths) { // as pick looks
+
 			if pending[f] {
 				waits = true
 				continue
