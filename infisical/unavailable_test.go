@@ -1,7 +1,6 @@
 package infisical_test
 
 import (
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -15,14 +14,11 @@ import (
 // (never bridged). Each case is the error the client returns for a real
 // answer of the test server, or for no server at all.
 func TestUnavailable(t *testing.T) {
+	// A server stopped: its port refuses connections.
 	closed := func(t *testing.T) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return "http://" + addr
+		gone := infisicaltest.NewServer()
+		gone.Close()
+		return gone.URL
 	}
 	cases := []struct {
 		name        string
