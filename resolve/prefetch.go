@@ -23,6 +23,9 @@ const (
 	OriginDotenv  = "dotenv"
 	OriginMissing = "missing"
 	OriginDropped = "dropped" // a credential set locally, kept from the command by --drop-bootstrap
+	// OriginFallback is a value of the fallback file, standing in for
+	// Infisical while it could not answer.
+	OriginFallback = "fallback"
 )
 
 // originInfisical names the folder a value came from.
@@ -33,6 +36,7 @@ func originInfisical(folder string) string { return "infisical:" + folder }
 type Result struct {
 	Layer     Layer             // values fetched from Infisical, to merge under the process env
 	Origins   map[string]string // every declared key -> where its value comes from
+	From      map[string]Source // every key of Layer -> the folder and version it came from
 	Fetched   int               // declared keys whose value comes from Infisical
 	FromEnv   int               // declared keys already in the process environment
 	Missing   []string          // declared keys in neither the environment nor Infisical
@@ -46,6 +50,21 @@ type Result struct {
 	// "KEY in FOLDER: why" (a reference it left unresolved, a value it
 	// hid); those keys count as missing there.
 	Unusable []string
+	// Complete says every planned folder answered (listed, or not found),
+	// nothing failed, not one folder, and no value was refused: what the
+	// fallback file keeps. A fetch that asked nothing is not complete.
+	Complete  bool
+	FetchedAt time.Time // when the answers were in
+	// Fallback is set when the fallback file's values stand in for
+	// Infisical's (Layer and Origins are then the file's).
+	Fallback     *FallbackUse
+	FromFallback int // declared keys whose value comes from the fallback file
+}
+
+// Source is where a value taken from Infisical came from.
+type Source struct {
+	Folder  string
+	Version int // Infisical's version of the secret; 0 when unknown
 }
 
 // prefetch logs in once and lists every folder of the plan in one
@@ -56,7 +75,7 @@ type Result struct {
 // into an environment at all.
 func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, proc []string, d *dotenv.File, log zerolog.Logger) (*Result, error) {
 	start := time.Now()
-	res := &Result{Origins: map[string]string{}, FolderErr: map[string]error{}}
+	res := &Result{Origins: map[string]string{}, From: map[string]Source{}, FolderErr: map[string]error{}}
 	defer func() { res.Duration = time.Since(start); res.Requests = c.Requests() }()
 
 	answers := map[string]folderAnswer{}
@@ -76,6 +95,8 @@ func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 	if err := res.take(p, answers, proc, d); err != nil {
 		return res, err
 	}
+	res.FetchedAt = time.Now()
+	res.Complete = res.Failed == nil && len(res.FolderErr) == 0 && len(p.Folders) > 0
 	return res, nil
 }
 
@@ -186,6 +207,7 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", n.Key, f)
 			}
 			add(n.Key, v)
+			res.From[n.Key] = Source{Folder: f, Version: sec.Version}
 			res.Origins[n.Key] = originInfisical(f)
 			res.Fetched++
 			found = true
@@ -226,6 +248,7 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 				continue
 			}
 			add(k, v)
+			res.From[k] = Source{Folder: f, Version: sec.Version}
 			if _, declared := res.Origins[k]; !declared {
 				res.Origins[k] = originInfisical(f)
 			}
@@ -257,6 +280,9 @@ func (res *Result) logSummary(log zerolog.Logger) {
 	}
 	// missing counts what --required refuses: in neither the environment
 	// nor Infisical; from_dotenv says how many of those .env still fills.
+	if res.Fallback != nil {
+		ev = ev.Int("from_fallback", res.FromFallback)
+	}
 	ev.Int("fetched", res.Fetched).
 		Int("from_env", res.FromEnv).
 		Int("missing", len(res.Missing)).
