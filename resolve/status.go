@@ -20,8 +20,10 @@ type StatusDoc struct {
 	Passthrough bool          `json:"passthrough"`
 	Infisical   *InfisicalRef `json:"infisical"` // null in passthrough
 	Service     string        `json:"service"`
-	// LastSuccessAt is when this process last completed a fetch from
-	// Infisical (every planned folder answered); null until it has.
+	// LastSuccessAt is when the values in use were last fetched complete
+	// from Infisical (every planned folder answered): by this process, or,
+	// for the fallback file's values, by the one that wrote it; null when
+	// none were.
 	LastSuccessAt *time.Time        `json:"last_success_at"`
 	Fallback      StatusFallback    `json:"fallback"`
 	Keys          []StatusKey       `json:"keys"`
@@ -106,8 +108,12 @@ func (s *Status) document(out *Outcome, startErr error, now time.Time) *StatusDo
 		doc.Service = out.Plan.Service
 	}
 	res := out.Result
-	if res != nil && res.Complete && res.FetchedAt.After(s.lastSuccess) {
+	switch {
+	case res == nil:
+	case res.Complete && res.FetchedAt.After(s.lastSuccess):
 		s.lastSuccess = res.FetchedAt
+	case res.Fallback != nil && res.Fallback.FetchedAt.After(s.lastSuccess):
+		s.lastSuccess = res.Fallback.FetchedAt
 	}
 	if !s.lastSuccess.IsZero() {
 		t := s.lastSuccess.UTC()
