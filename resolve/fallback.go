@@ -199,9 +199,9 @@ func (res *Result) useFallback(snap *fallback.Snapshot, path string, p *Plan, pr
 		}
 		answers[e.Folder][e.Key] = infisical.Secret{Key: e.Key, Value: e.Value, Path: e.Folder, Version: e.Version}
 	}
-	res.Origins, res.From = map[string]string{}, map[string]Source{}
-	res.Missing, res.Absent, res.Unusable = nil, nil, nil
-	res.Fetched, res.FromEnv = 0, 0
+	res.Origins = map[string]string{}
+	res.Missing, res.Absent, res.Refused, res.Unusable = nil, nil, nil, nil
+	res.FromEnv, res.FromInfisical, res.FromDotenv, res.optionalMissing = 0, 0, 0, 0
 	if err := res.take(p, answers, proc, d); err != nil {
 		return fmt.Errorf("--fallback-file %s: %w", path, err)
 	}
@@ -210,7 +210,7 @@ func (res *Result) useFallback(snap *fallback.Snapshot, path string, p *Plan, pr
 			res.Origins[k] = OriginFallback
 		}
 	}
-	res.FromFallback, res.Fetched = res.Fetched, 0
+	res.FromFallback, res.FromInfisical = res.FromInfisical, 0
 	res.Fallback = &FallbackUse{Path: path, FetchedAt: snap.FetchedAt}
 	return nil
 }

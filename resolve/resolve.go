@@ -65,6 +65,9 @@ func (e *UsageError) Unwrap() error { return e.Err }
 // environment first, then .env). Without INFISICAL_ADDR the start is a
 // passthrough: no contract is read, nothing is fetched.
 func ReadInputs(o Options, proc []string) (*Outcome, error) {
+	if err := checkService(o.Service); err != nil {
+		return nil, &UsageError{err}
+	}
 	d, err := dotenv.Read(o.EnvFile, o.EnvFileExplicit)
 	if err != nil {
 		return nil, &UsageError{err}
@@ -165,18 +168,24 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 	case res.Failed != nil:
 		o.Log.Warn().Str("addr", b.SafeAddr()).Msg(res.Failed.Error() + "; starting with the environment and .env only")
 	}
-	res.logSummary(o.Log)
+	res.logSummary(o.Log, o.Required)
 	if err := out.absent(); err != nil {
 		return err
 	}
-	if o.Required && len(res.Missing) > 0 {
+	if o.Required && len(res.Refused) > 0 {
 		where := "Infisical"
 		if res.Fallback != nil {
 			where = "the fallback file"
 		}
-		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor %s: %s", len(res.Missing), where, strings.Join(res.Missing, ", "))
+		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor %s: %s", len(res.Refused), where, res.describe(res.Refused))
 	}
 	return nil
+}
+
+// describe names keys with where their value comes from: "A (from .env),
+// B (missing)".
+func (res *Result) describe(keys []string) string {
+	return describeKeys(keys, func(k string) string { return res.Origins[k] })
 }
 
 // Merge sets Env, the child's environment: the process environment as it
@@ -210,7 +219,7 @@ func (out *Outcome) absent() error {
 
 // offline is the result when Infisical is not asked at all.
 func (out *Outcome) offline(proc []string, why error) *Result {
-	res := &Result{Origins: map[string]string{}, From: map[string]Source{}, FolderErr: map[string]error{}, Failed: why}
+	res := &Result{Origins: map[string]string{}, FolderErr: map[string]error{}, Failed: why}
 	res.take(out.Plan, nil, proc, out.Dotenv) // no answers: cannot fail
 	return res
 }
