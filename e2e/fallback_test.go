@@ -229,7 +229,8 @@ func TestFallbackTooOld(t *testing.T) {
 
 // TestFallbackNotUsedWhenInfisicalRefuses: a 401, a locked identity, a
 // 403 on every folder, an expired token: Infisical answered, and a fresh,
-// matching file is not used. The same file is used once Infisical is down.
+// matching file is not used. The same file is used when Infisical cannot
+// answer: 503 or 429 until --timeout, a 500, and the server stopped.
 func TestFallbackNotUsedWhenInfisicalRefuses(t *testing.T) {
 	o := newOutage(t)
 	// One key for every run: only Infisical's answer changes.
@@ -270,6 +271,21 @@ func TestFallbackNotUsedWhenInfisicalRefuses(t *testing.T) {
 		})
 	}
 	o.Server.ClearLockouts()
+	for _, c := range []struct {
+		name   string
+		status int
+	}{{"503 throughout", 503}, {"429 throughout", 429}, {"500", 500}} {
+		t.Run(c.name, func(t *testing.T) {
+			o.Server.FailNext(1<<20, c.status)
+			defer o.Server.FailNext(0, 0)
+			r := o.during(append([]string{"SLACK_CHANNEL_ID=x"}, key...), "--required")
+			wantCode(t, r, 0)
+			wantEnv(t, o.childEnv(), map[string]string{"POSTGRES_DSN": canaryDSN})
+			if warnings(r.Stderr, fmt.Sprintf("status %d", c.status)) != 1 {
+				t.Errorf("the warning does not name the cause:\n%s", r.Stderr)
+			}
+		})
+	}
 	o.down()
 	r := o.during(append([]string{"SLACK_CHANNEL_ID=x"}, key...), "--required")
 	wantCode(t, r, 0)
