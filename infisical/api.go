@@ -2,6 +2,7 @@ package infisical
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -69,6 +70,9 @@ type Secret struct {
 	// Unresolved says the value, as read with references expanded, still
 	// holds a ${...} reference: the server left one it could not resolve.
 	Unresolved bool
+	// Version is Infisical's version of the secret (1 when created, one
+	// more at each update); 0 when the answer had none.
+	Version int
 }
 
 type rawSecret struct {
@@ -76,6 +80,19 @@ type rawSecret struct {
 	Value  string `json:"secretValue"`
 	Path   string `json:"secretPath"`
 	Hidden bool   `json:"secretValueHidden"`
+	// Version is a number on every current server; a server that sends
+	// something else for it is not refused for a field secret-init only
+	// reports.
+	Version json.RawMessage `json:"version"`
+}
+
+// version is the secret's version, 0 when absent or not a whole number.
+func (s rawSecret) version() int {
+	n, err := strconv.Atoi(string(s.Version))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 type rawImport struct {
@@ -188,7 +205,8 @@ func (c *Client) ListTree(ctx context.Context, folder string) (*Tree, error) {
 // were expanded, so that one left in the value tells a failed expansion.
 func (s rawSecret) secret(p string, resolved bool) Secret {
 	return Secret{Key: s.Key, Value: s.Value, Path: p, Hidden: s.Hidden,
-		Unresolved: resolved && !s.Hidden && referencePattern.MatchString(s.Value)}
+		Unresolved: resolved && !s.Hidden && referencePattern.MatchString(s.Value),
+		Version:    s.version()}
 }
 
 // listCall sends one list. Every boolean is sent: the newest v4 defaults
