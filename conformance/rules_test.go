@@ -173,8 +173,8 @@ func TestConformanceRealServerRules(t *testing.T) {
 	})
 
 	t.Run("recursive list: each secret with its own path", func(t *testing.T) {
-		s, theirs, _ := pair(t)
-		res, err := theirs.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: s.ProjectID(), Environment: "dev", SecretPath: "/services/billing", Recursive: true})
+		s, theirs, ours := pair(t)
+		res, err := theirs.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: s.ProjectID(), Environment: "dev", SecretPath: "/services/billing", Recursive: true, ExpandSecretReferences: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,6 +184,27 @@ func TestConformanceRealServerRules(t *testing.T) {
 		}
 		if got["POOL"] != "/services/billing/db" || got["URL"] != "/services/billing/env" {
 			t.Fatalf("recursive: %v", got)
+		}
+		// Our ListTree reads the same secrets, each in the same folder
+		// with the same value.
+		tree, err := ours.ListTree(cctx(t), "/services/billing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirSet, ourSet := map[string]string{}, map[string]string{}
+		for _, sec := range res.Secrets {
+			theirSet[sec.SecretPath+" "+sec.SecretKey] = sec.SecretValue
+		}
+		for _, sec := range tree.Secrets {
+			ourSet[sec.Path+" "+sec.Key] = sec.Value
+		}
+		if len(ourSet) != len(theirSet) {
+			t.Fatalf("ours %v, theirs %v", ourSet, theirSet)
+		}
+		for k, v := range theirSet {
+			if ourSet[k] != v {
+				t.Errorf("%s: ours %q, theirs %q", k, ourSet[k], v)
+			}
 		}
 	})
 
