@@ -205,6 +205,22 @@ func TestFetchRefusedSubtree(t *testing.T) {
 	wantLists(t, tree, 1)
 }
 
+// TestFetchSubtreeOverTheCap: a recursive answer larger than the client
+// takes says nothing of the folders below; auto lists them on their own,
+// each answer far smaller.
+func TestFetchSubtreeOverTheCap(t *testing.T) {
+	f := storeComplete(t)
+	body := []byte(`{"secrets":[{"secretKey":"FILLER","secretValue":"` + strings.Repeat("x", 9<<20) + `"}],"imports":[]}`)
+	want := f.fetch("folders", nil)
+	f.Server.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: body}) // the first list: /shared's
+	run := f.fetch("auto", nil, "--required")
+	wantCode(t, run.r, 0)
+	wantLists(t, run, 3, "/shared/db", "/shared/env")
+	if !maps.Equal(run.env, want.env) {
+		t.Errorf("auto after an answer over the cap: %v, want folders' %v", run.env, want.env)
+	}
+}
+
 // TestFetchMissingKey: a key no folder of the recursive answer holds is
 // looked for in each folder it may come from, on its own: a recursive
 // list leaves out what the identity may not read, and only the folder's

@@ -380,7 +380,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 	// doubles) for each parallel list only to find that out. A declared
 	// length within the cap sizes the buffer once.
 	if resp.ContentLength > c.maxBody {
-		return 0, 0, fmt.Errorf("infisical: %s: %s /api%s: answer larger than %d bytes (Content-Length %d)", k.op, k.method, k.path, c.maxBody, resp.ContentLength)
+		return 0, 0, &tooLargeError{fmt.Sprintf("infisical: %s: %s /api%s: answer larger than %d bytes (Content-Length %d)", k.op, k.method, k.path, c.maxBody, resp.ContentLength)}
 	}
 	var buf bytes.Buffer
 	if resp.ContentLength > 0 {
@@ -389,7 +389,7 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 	_, readErr := buf.ReadFrom(io.LimitReader(resp.Body, c.maxBody+1))
 	data := buf.Bytes()
 	if int64(len(data)) > c.maxBody {
-		return 0, 0, fmt.Errorf("infisical: %s: %s /api%s: answer larger than %d bytes", k.op, k.method, k.path, c.maxBody)
+		return 0, 0, &tooLargeError{fmt.Sprintf("infisical: %s: %s /api%s: answer larger than %d bytes", k.op, k.method, k.path, c.maxBody)}
 	}
 	if readErr != nil {
 		// A connection reset mid-answer: retry like any transport failure.
@@ -482,6 +482,15 @@ func scrubURLError(err error) error {
 	}
 	return err
 }
+
+// ErrAnswerTooLarge matches (errors.Is) an answer over the client's cap,
+// refused unread or cut where the cap was reached.
+var ErrAnswerTooLarge = errors.New("infisical: answer too large")
+
+type tooLargeError struct{ msg string }
+
+func (e *tooLargeError) Error() string        { return e.msg }
+func (e *tooLargeError) Is(target error) bool { return target == ErrAnswerTooLarge }
 
 // TransportError is a request that got no HTTP answer (or a truncated one).
 type TransportError struct {

@@ -70,6 +70,11 @@ func TestListTree(t *testing.T) {
 	if _, err := c2.ListTree(ctx(t, 5*time.Second), "/shared"); !errors.Is(err, infisical.ErrForbidden) || errors.Is(err, infisical.ErrTokenRefused) {
 		t.Errorf("with /shared denied: %v, want ErrForbidden", err)
 	}
+	// An answer over the cap says so, for the caller to list less at once.
+	c.SetMaxBody(256)
+	if _, err := c.ListTree(ctx(t, 5*time.Second), "/shared"); !errors.Is(err, infisical.ErrAnswerTooLarge) || !strings.Contains(err.Error(), "larger than 256 bytes") {
+		t.Errorf("over the cap: %v, want ErrAnswerTooLarge", err)
+	}
 }
 
 // TestListTreeValuesScrubbed: a recursive answer brings values nobody

@@ -162,8 +162,9 @@ type treeAnswer struct {
 // the folders whose tree answer cannot be trusted:
 //   - every planned folder of a subtree whose answer carries imports (the
 //     server returns them as one flat list without the importing folder,
-//     so their precedence cannot be rebuilt) or was refused (403: the
-//     identity may still read folders below it);
+//     so their precedence cannot be rebuilt), was refused (403: the
+//     identity may still read folders below it) or was larger than the
+//     client takes (each folder's own answer is smaller);
 //   - each folder where a key that no folder gave a usable value is
 //     absent: a recursive list leaves out what the identity may not read
 //     without a word, and only a list of the folder itself tells a 403
@@ -188,7 +189,7 @@ func fetchTrees(ctx context.Context, c *infisical.Client, p *Plan, auto bool, re
 	// with a slash in a transport's name makes one. It is listed on its own.
 	direct := append([]string(nil), p.Paths...)
 	for _, f := range wanted {
-		if !underAny(f, trees) && !contains(direct, f) {
+		if !underAny(f, trees) && !slices.Contains(direct, f) {
 			direct = append(direct, f)
 		}
 	}
@@ -211,8 +212,8 @@ func fetchTrees(ctx context.Context, c *infisical.Client, p *Plan, auto bool, re
 	var relist []string
 	for _, t := range trees {
 		switch {
-		case auto && errors.Is(t.err, infisical.ErrForbidden):
-			log.Debug().Str("folder", t.root).Msg("subtree refused; its folders are listed on their own")
+		case auto && (errors.Is(t.err, infisical.ErrForbidden) || errors.Is(t.err, infisical.ErrAnswerTooLarge)):
+			log.Debug().Str("folder", t.root).Msg("subtree refused, or its answer over the cap; its folders are listed on their own")
 			relist = append(relist, notIn(t.folders, exact)...)
 			continue // the folders' own lists stand for it
 		case auto && t.err == nil && t.tree.Imports > 0:
@@ -310,7 +311,6 @@ func (p *Plan) unsure(answers map[string]folderAnswer, fromTree, pending map[str
 		var absent []string
 		found, waits := false, false
 		for _, f := range slices.Concat(n.Folders, p.Paths) { // as pick looks
-
 			if pending[f] {
 				waits = true
 				continue
@@ -340,15 +340,6 @@ func (p *Plan) unsure(answers map[string]folderAnswer, fromTree, pending map[str
 func underAny(f string, trees []*treeAnswer) bool {
 	for _, t := range trees {
 		if strings.HasPrefix(f, t.root+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}
