@@ -23,6 +23,9 @@ import (
 	"secret-init/launcher"
 	"secret-init/resolve"
 	"secret-init/signals"
+	// The subscription to every forwarded signal, made while the program
+	// is initialised: as early as Go allows (see its package comment).
+	_ "secret-init/signals/early"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -32,7 +35,7 @@ func main() { os.Exit(run(os.Args[1:], os.Environ())) }
 
 // run is one start of secret-init; it returns the code to exit with.
 func run(args, environ []string) int {
-	// First: a Go PID 1 that gets SIGTERM before signal.Notify exits 2.
+	// The signals caught since the program was initialised.
 	sigs := signals.Catch()
 
 	// The command line and the SECRET_INIT_* variables.
