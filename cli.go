@@ -58,7 +58,7 @@ func (g *Globals) resolveOptions(log zerolog.Logger) resolve.Options {
 type RunCmd struct {
 	Mode    string        `env:"SECRET_INIT_MODE" default:"auto" enum:"auto,exec,supervise" help:"auto: supervise when PID 1, exec otherwise; exec: replace secret-init with the command; supervise: start it as a child and forward signals, reap zombies."`
 	Group   bool          `short:"g" env:"SECRET_INIT_GROUP" help:"Forward signals to the child's whole process group, not only the child."`
-	Rewrite []string      `env:"SECRET_INIT_REWRITE" placeholder:"FROM:TO" help:"Rewrite a forwarded signal, by name or number (TERM:QUIT, 15:3); TO=0 drops it. Repeatable; the variable takes a comma list."`
+	Rewrite []string      `env:"SECRET_INIT_REWRITE" sep:"none" placeholder:"FROM:TO" help:"Rewrite a forwarded signal, by name or number (TERM:QUIT, 15:3, RTMIN+1:USR1); TO=0 drops it. Repeatable; a comma list, as is the variable."`
 	Grace   time.Duration `env:"SECRET_INIT_GRACE" default:"5s" help:"Supervise mode: after the main child exits, the processes left get SIGTERM, and SIGKILL after this long."`
 	Command []string      `arg:"" optional:"" passthrough:"" help:"The command to run and its arguments."`
 
@@ -190,6 +190,9 @@ func (c *CLI) validate() error {
 	r := &c.Run
 	if len(r.Command) == 0 {
 		return errors.New("no command given")
+	}
+	if r.Command[0] == "" {
+		return errors.New("the command name is empty")
 	}
 	if r.Grace < 0 {
 		return fmt.Errorf("--grace %v: a duration of zero or more", r.Grace)
