@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -139,6 +140,7 @@ func kongParse(args, environ []string) (cli *CLI, err error) {
 		kong.Name("secret-init"),
 		kong.Description("Fetch the secrets your service's contracts declare from Infisical, then run it (exec, or as a tini-style PID 1).\n\nUsage: secret-init [flags] [--] COMMAND [ARG...]"),
 		kong.UsageOnError(),
+		kong.Writers(os.Stdout, signals.Stderr),
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
 	"syscall"
 	"time"
@@ -37,6 +39,10 @@ func main() { os.Exit(run(os.Args[1:], os.Environ())) }
 func run(args, environ []string) int {
 	// The signals caught since the program was initialised.
 	sigs := signals.Catch()
+	// The standard logger is net/http's, for a few lines no operator
+	// needs; one of them quotes what a server sent unasked, and it would
+	// write to stderr past signals.Stderr.
+	log.SetOutput(io.Discard)
 
 	// The command line and the SECRET_INIT_* variables.
 	cli, err := parseArgs(args, environ)
@@ -131,7 +137,7 @@ func exitCode(log zerolog.Logger, err error) int {
 		log.Error().Msg(err.Error())
 		if log.GetLevel() == zerolog.Disabled {
 			// Even with logs off, a failed start says why, once.
-			fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
+			fmt.Fprintf(signals.Stderr, "secret-init: %v\n", err)
 		}
 	}
 	return e.Code
@@ -144,13 +150,16 @@ func usageFailure(err error) int {
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
-	fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
+	fmt.Fprintf(signals.Stderr, "secret-init: %v\n", err)
+	fmt.Fprintln(signals.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
 	return launcher.ExitUsage
 }
 
-// newLogger builds the stderr logger. Levels and format were checked by kong.
+// newLogger builds the stderr logger. Levels and format were checked by
+// kong. A line it cannot write is dropped (signals.Stderr): zerolog must
+// not fall back to os.Stderr to say so.
 func newLogger(level, format string) zerolog.Logger {
+	zerolog.ErrorHandler = func(error) {}
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil {
 		lvl = zerolog.InfoLevel
@@ -163,8 +172,8 @@ func newLogger(level, format string) zerolog.Logger {
 		}
 	}
 	if format == "console" {
-		w := zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}
+		w := zerolog.ConsoleWriter{Out: signals.Stderr, TimeFormat: "15:04:05.000"}
 		return zerolog.New(w).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
 	}
-	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
+	return zerolog.New(signals.Stderr).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
 }
