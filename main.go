@@ -15,6 +15,9 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,7 +39,13 @@ var version = "dev"
 func main() { os.Exit(run(os.Args[1:], os.Environ())) }
 
 // run is one start of secret-init; it returns the code to exit with.
-func run(args, environ []string) int {
+func run(args, environ []string) (code int) {
+	// A panic of ours is a bug: one line and 125, never a stack dump.
+	defer func() {
+		if r := recover(); r != nil {
+			code = internalError(signals.Stderr, r)
+		}
+	}()
 	// The signals caught since the program was initialised.
 	sigs := signals.Catch()
 	// The standard logger is net/http's, for a few lines no operator
@@ -68,7 +77,7 @@ func run(args, environ []string) int {
 	}
 
 	// Hand over: execve in place, or start the command and supervise it.
-	code, err := launcher.Run(launcher.Options{
+	code, err = launcher.Run(launcher.Options{
 		Argv:    cli.Run.Command,
 		Env:     out.Env,
 		Mode:    launcher.Mode(cli.Run.Mode),
@@ -153,6 +162,40 @@ func usageFailure(err error) int {
 	fmt.Fprintf(signals.Stderr, "secret-init: %v\n", err)
 	fmt.Fprintln(signals.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
 	return launcher.ExitUsage
+}
+
+// internalError reports a panic as one line on w, and returns 125. It
+// says what failed and where, never a value: a runtime error's message
+// holds only numbers and type names; of anything else only the type is
+// told.
+func internalError(w io.Writer, r any) int {
+	what := fmt.Sprintf("panic(%T)", r)
+	if e, ok := r.(runtime.Error); ok {
+		what = e.Error()
+	}
+	fmt.Fprintf(w, "secret-init: internal error: %s, in %s; please report this bug\n", what, panicSite())
+	return launcher.ExitUsage
+}
+
+// panicSite is the function that panicked, and its file and line, as seen
+// from a deferred call during the panic: the first frame after the
+// runtime's own.
+func panicSite() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return fmt.Sprintf("%s (%s:%d)", f.Function, filepath.Base(f.File), f.Line)
+		}
+		if !more {
+			return "an unknown place"
+		}
+	}
 }
 
 // newLogger builds the stderr logger. Levels and format were checked by

@@ -254,16 +254,21 @@ func abortsStartup(sig syscall.Signal) bool {
 // once and comes back as abort: there is no child yet to give it to, so
 // the caller exits 128+N with nothing started, leaving work behind. Any
 // other signal is queued in pending, in order, for the child; one that
-// arrives after work returned is still in Forward for the next reader.
+// arrives after work returned is still in Forward for the next reader. A
+// panic in work is raised again on the calling goroutine, where the
+// caller's recover can see it.
 func (c *Catcher) Startup(work func()) (pending []syscall.Signal, abort syscall.Signal) {
-	done := make(chan struct{})
+	done := make(chan any, 1)
 	go func() {
-		defer close(done)
+		defer func() { done <- recover() }()
 		work()
 	}()
 	for {
 		select {
-		case <-done:
+		case r := <-done:
+			if r != nil {
+				panic(r)
+			}
 			return pending, 0
 		case s := <-c.Forward:
 			sig := s.(syscall.Signal)
