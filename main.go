@@ -15,7 +15,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -177,9 +176,8 @@ func internalError(w io.Writer, r any) int {
 	return launcher.ExitUsage
 }
 
-// panicSite is the function that panicked, and its file and line, as seen
-// from a deferred call during the panic: the first frame after the
-// runtime's own.
+// panicSite is the function that panicked, as seen from a deferred call
+// during the panic: the first frame after the runtime's own.
 func panicSite() string {
 	pcs := make([]uintptr, 64)
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
@@ -190,7 +188,7 @@ func panicSite() string {
 		case f.Function == "runtime.gopanic":
 			inPanic = true
 		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
-			return fmt.Sprintf("%s (%s:%d)", f.Function, filepath.Base(f.File), f.Line)
+			return f.Function
 		}
 		if !more {
 			return "an unknown place"
