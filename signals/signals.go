@@ -92,7 +92,9 @@ func Name(sig syscall.Signal) string {
 }
 
 // Parse reads a signal by name ("TERM", "SIGTERM", "term", "RTMIN+6",
-// "RTMAX-2") or number, 1 to 64 ("15", "40").
+// "RTMAX-2") or number, 1 to 31 and 34 to 64 ("15", "40"). 32 and 33 are
+// the C library's own (thread cancellation, set*id across threads): no
+// program is meant to be sent one.
 func Parse(s string) (syscall.Signal, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty signal")
@@ -101,6 +103,9 @@ func Parse(s string) (syscall.Signal, error) {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > rtMax {
 			return 0, fmt.Errorf("signal %q: not a number from 1 to %d", s, rtMax)
+		}
+		if n > maxSignal && n < rtMin {
+			return 0, fmt.Errorf("signal %q: 32 and 33 are the C library's own, not for programs", s)
 		}
 		return syscall.Signal(n), nil
 	}
