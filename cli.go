@@ -34,6 +34,10 @@ type Globals struct {
 	CACert       string        `name:"ca-cert" env:"SECRET_INIT_CA_CERT" placeholder:"FILE" help:"PEM file with a CA to trust for Infisical's TLS, in addition to the system's."`
 	Required     bool          `env:"SECRET_INIT_REQUIRED" help:"Fail the start (exit 125) when Infisical is unreachable, refuses the login, a contract is broken, or any declared key is in neither the environment nor Infisical."`
 
+	// Read by every command, so that check and plan show what a start's
+	// command would get.
+	DropBootstrap bool `name:"drop-bootstrap" env:"SECRET_INIT_DROP_BOOTSTRAP" help:"Keep INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET and INFISICAL_TOKEN out of the command's environment, whether they came from the environment or .env. Off by default: a service that calls Infisical itself keeps them."`
+
 	envFileSet   bool // the user named --env-file or SECRET_INIT_ENV_FILE
 	contractsSet bool // the user named --contracts or SECRET_INIT_CONTRACTS
 }
@@ -51,6 +55,7 @@ func (g *Globals) resolveOptions(log zerolog.Logger) resolve.Options {
 		Timeout:           g.Timeout,
 		CACert:            g.CACert,
 		Required:          g.Required,
+		DropBootstrap:     g.DropBootstrap,
 		Log:               log,
 	}
 }

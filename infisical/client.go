@@ -8,7 +8,9 @@
 //
 // Every call runs under the caller's context; retries never sleep past its
 // deadline. Errors carry the operation, method, URL path, status, Infisical's
-// reqId and its message, and never a token, credential or secret value.
+// reqId and its message, and never a token, credential or secret value: the
+// client remembers every one it sends or receives, and scrubs them from an
+// error's text each time it is read. It never follows a redirect.
 package infisical
 
 import (
@@ -24,7 +26,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,9 +58,10 @@ type Config struct {
 	ProjectID string
 	// Environment is INFISICAL_ENVIRONMENT, an environment slug (dev, prod).
 	Environment string
-	// CACertFile is an optional PEM file whose certificates are added to the
-	// system pool (--ca-cert), for self-hosted Infisical behind a private CA.
-	CACertFile string
+	// CACert is optional PEM whose certificates are added to the system
+	// pool (the content of --ca-cert), for self-hosted Infisical behind a
+	// private CA. The client reads no file: the caller does, bounded.
+	CACert []byte
 }
 
 // Client is safe for concurrent use: one login, then parallel lists over the
@@ -75,9 +77,12 @@ type Client struct {
 	requests  atomic.Int64
 	mu        sync.RWMutex
 	token     string
-	redactMu  sync.RWMutex
-	redaction []string // credentials this client has seen; scrubbed from messages
+	redaction redactor // every credential and value seen; scrubbed from every error
 }
+
+// ErrNoCertificate is New's answer to a Config.CACert without a PEM
+// certificate in it; the caller names the file.
+var ErrNoCertificate = errors.New("holds no PEM certificate")
 
 // New validates cfg and builds a client. It does no network I/O.
 func New(cfg Config) (*Client, error) {
@@ -85,7 +90,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newTransport(cfg.CACertFile, strings.HasPrefix(base, "https://"))
+	tr, err := newTransport(cfg.CACert, strings.HasPrefix(base, "https://"))
 	if err != nil {
 		return nil, err
 	}
@@ -94,12 +99,19 @@ func New(cfg Config) (*Client, error) {
 		project: cfg.ProjectID,
 		env:     cfg.Environment,
 		// No Timeout here: the caller's ctx deadline (--timeout) bounds every call.
-		hc:      &http.Client{Transport: tr},
+		hc:      &http.Client{Transport: tr, CheckRedirect: refuseRedirect},
 		maxBody: defaultMaxBody,
 		retry:   retryPolicy{}.withDefaults(),
 		gate:    newGate(),
 	}, nil
 }
+
+// refuseRedirect hands a 3xx back to attempt instead of following it. A
+// followed 307 on a login re-sends the client secret to whatever host the
+// Location names, and a followed 302 on a list takes that host's answer
+// for secrets; net/http keeps the Authorization header on a redirect to
+// the same domain and drops it elsewhere, but never the body.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 func apiBase(addr string) (string, error) {
 	addr = strings.TrimSpace(addr)
@@ -123,7 +135,7 @@ func apiBase(addr string) (string, error) {
 	return s, nil
 }
 
-func newTransport(caFile string, https bool) (*http.Transport, error) {
+func newTransport(caPEM []byte, https bool) (*http.Transport, error) {
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: dialWithoutSigpipe((&net.Dialer{
@@ -138,20 +150,16 @@ func newTransport(caFile string, https bool) (*http.Transport, error) {
 		ExpectContinueTimeout: time.Second,
 	}
 	var extra []byte
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("infisical: read CA file %s: %w", caFile, err)
+	if caPEM != nil {
+		if !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
+			return nil, ErrNoCertificate
 		}
-		if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("infisical: CA file %s holds no PEM certificate", caFile)
-		}
-		extra = pem
+		extra = caPEM
 	}
 	if !https {
-		// No TLS to Infisical: no roots to load (the CA file was still
-		// checked, so a typo in --ca-cert does not wait for the day the
-		// address becomes https).
+		// No TLS to Infisical: no roots to load (the CA was still checked,
+		// so a wrong --ca-cert does not wait for the day the address
+		// becomes https).
 		return tr, nil
 	}
 	pool := sharedRoots()
@@ -178,7 +186,7 @@ func newTransport(caFile string, https bool) (*http.Transport, error) {
 
 // SetToken uses an existing access token (INFISICAL_TOKEN) instead of a login.
 func (c *Client) SetToken(token string) {
-	c.addRedaction(token)
+	c.redaction.add(token)
 	c.mu.Lock()
 	c.token = token
 	c.mu.Unlock()
@@ -199,20 +207,19 @@ func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
 func (c *Client) Requests() int64 { return c.requests.Load() }
 
 // Redact adds strings that must never appear in an error of this client,
-// beyond the credentials it sends itself: a caller holding other secrets
-// (an unused client secret next to a token) names them here, so that not
-// even a server echoing them back can put them in a log.
-func (c *Client) Redact(s ...string) { c.addRedaction(s...) }
+// beyond the credentials it sends and the values it receives or writes,
+// which it scrubs on its own: a caller holding other secrets (an unused
+// client secret next to a token) names them here, so that not even a
+// server echoing them back can put them in a log.
+func (c *Client) Redact(s ...string) { c.redaction.add(s...) }
 
-func (c *Client) addRedaction(s ...string) {
-	c.redactMu.Lock()
-	defer c.redactMu.Unlock()
-	for _, v := range s {
-		if len(v) >= 4 { // shorter strings would scrub ordinary words
-			c.redaction = append(c.redaction, v)
-		}
-	}
-}
+// addRedaction is Redact for the client's own calls.
+func (c *Client) addRedaction(s ...string) { c.redaction.add(s...) }
+
+// carriesSecrets is an answer that holds secret values: every value an
+// answer carried is scrubbed from every later error of the client, also
+// when the answer itself is then refused.
+type carriesSecrets interface{ secretValues() []string }
 
 // call describes one logical operation; do turns it into attempts.
 type call struct {
@@ -226,12 +233,20 @@ type call struct {
 	// was lost (create secret): only statuses that prove rejection are retried.
 	retryUnsafe bool
 	folder      string   // for error context only; with the client's environment
-	redact      []string // values that must never appear in an error (secret values)
+	redact      []string // values the request carries (a write's value): scrubbed from every error
 	out         any      // JSON target for a 2xx answer
 	check       func() error
 }
 
-func (c *Client) do(ctx context.Context, k call) error {
+// do sends k, retrying as the policy says. Its error is sealed: its text
+// is scrubbed of every secret the client knows when it is read.
+func (c *Client) do(ctx context.Context, k call) (err error) {
+	c.redaction.add(k.redact...)
+	defer func() {
+		if err != nil {
+			err = &sealed{err: err, r: &c.redaction}
+		}
+	}()
 	var payload []byte
 	if k.body != nil {
 		var err error
@@ -268,19 +283,19 @@ func (c *Client) do(ctx context.Context, k call) error {
 			// wait, and acquire checks it against the deadline.
 			throttles++
 			if _, has := ctx.Deadline(); !has && throttles >= maxThrottledNoDeadline {
-				return fmt.Errorf("%w (gave up after %d answers asking to come back later)", lastErr, throttles)
+				return withNote(lastErr, "gave up after %d answers asking to come back later", throttles)
 			}
 			continue
 		}
 		failures++
 		if failures >= c.retry.MaxAttempts {
-			return fmt.Errorf("%w (gave up after %d attempts)", lastErr, failures+throttles)
+			return withNote(lastErr, "gave up after %d attempts", failures+throttles)
 		}
 		wait, ok := c.retry.delay(ctx, failures-1)
 		if !ok {
 			// Waiting would outlive the caller's deadline: the last error says
 			// more than a bare "context deadline exceeded" would.
-			return fmt.Errorf("%w (not retried: the next backoff is past the deadline)", lastErr)
+			return withNote(lastErr, "not retried: the next backoff is past the deadline")
 		}
 		if sleepUntil(ctx, time.Now().Add(wait)) != nil {
 			return lastErr
@@ -294,11 +309,11 @@ func (c *Client) gateFailure(k call, err, lastErr error) error {
 	var ge *gateDeadlineError
 	if errors.As(err, &ge) {
 		if lastErr != nil {
-			return fmt.Errorf("%w (not retried: %v)", lastErr, ge)
+			return withNote(lastErr, "not retried: %v", ge)
 		}
 		// A new request held back by another one's 429: name this request,
 		// and wrap the 429 so that callers see the status.
-		return fmt.Errorf("infisical: %s: %s /api%s%s: not sent: %v; the server's answer was: %w", k.op, k.method, k.path, c.where(k), ge, ge.cause)
+		return &noted{prefix: fmt.Sprintf("infisical: %s: %s /api%s%s: not sent: %v; the server's answer was: ", k.op, k.method, k.path, c.where(k), ge), err: ge.cause}
 	}
 	if lastErr != nil {
 		return lastErr
@@ -365,6 +380,9 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 		return 0, 0, &TransportError{Op: k.op, Method: k.method, Path: "/api" + k.path, Err: scrubURLError(readErr)}
 	}
 
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		return resp.StatusCode, 0, c.redirectError(k, resp)
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := c.apiError(k, resp, data)
 		return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), e
@@ -376,7 +394,11 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 			k.op, k.method, k.path, resp.StatusCode, mediaType(resp.Header.Get("Content-Type")))
 	}
 	if k.out != nil {
-		if err := json.Unmarshal(data, k.out); err != nil {
+		err := json.Unmarshal(data, k.out)
+		if v, ok := k.out.(carriesSecrets); ok {
+			c.redaction.add(v.secretValues()...) // before any error is made of this answer
+		}
+		if err != nil {
 			return resp.StatusCode, 0, fmt.Errorf("infisical: %s: %s /api%s: malformed answer: %w", k.op, k.method, k.path, shapeError(err))
 		}
 	}

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -511,19 +509,10 @@ func TestCACert(t *testing.T) {
 	defer s.Close()
 	s.AddToken("tok")
 	s.SetSecret("dev", "/", "K", "v")
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, s.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	notPEM := filepath.Join(dir, "junk.pem")
-	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	for _, bad := range []string{notPEM, filepath.Join(dir, "missing.pem")} {
-		if _, err := infisical.New(infisical.Config{Addr: s.URL, CACertFile: bad}); err == nil || !strings.Contains(err.Error(), bad) {
-			t.Errorf("New with CA %s: %v, want an error naming the file", bad, err)
+	ca := s.CACertPEM()
+	for _, addr := range []string{s.URL, "http://127.0.0.1:1"} {
+		if _, err := infisical.New(infisical.Config{Addr: addr, CACert: []byte("not a certificate")}); !errors.Is(err, infisical.ErrNoCertificate) {
+			t.Errorf("New with a CA that is no PEM (%s): %v, want ErrNoCertificate", addr, err)
 		}
 	}
 
@@ -537,7 +526,7 @@ func TestCACert(t *testing.T) {
 		t.Fatalf("without --ca-cert: %v, want a certificate error", err)
 	}
 
-	with, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: "dev", CACertFile: ca})
+	with, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: s.ProjectID(), Environment: "dev", CACert: ca})
 	if err != nil {
 		t.Fatal(err)
 	}

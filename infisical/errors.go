@@ -21,15 +21,25 @@ type APIError struct {
 	Method string
 	Path   string // URL path only; the query is left out
 	Status int
-	ReqID  string // Infisical's reqId, for its server logs
-	// Message is Infisical's own message field, capped and scrubbed of any
-	// credential this client holds; never the raw body.
-	Message string
+	// ReqID is Infisical's reqId, for its server logs, and Message its
+	// message field (a zod issue list as "path: message" pairs), both as
+	// received, for matching; "" when longer than any real one. They may
+	// quote a secret: print the error, never these fields. Error() scrubs
+	// them of every secret the client knows at that moment, then cuts them
+	// to one short line.
+	ReqID, Message string
 	// Environment and Folder say where, when the operation had them.
 	Environment, Folder string
+
+	secrets *redactor
+	long    int // the length of a message too long to keep, if any
 }
 
 func (e *APIError) Error() string {
+	scrub := func(s string) string { return s }
+	if e.secrets != nil {
+		scrub = e.secrets.scrub
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "infisical: %s: %s %s", e.Op, e.Method, e.Path)
 	if e.Environment != "" || e.Folder != "" {
@@ -39,11 +49,14 @@ func (e *APIError) Error() string {
 	if t := http.StatusText(e.Status); t != "" {
 		fmt.Fprintf(&b, " %s", t)
 	}
-	if e.ReqID != "" {
-		fmt.Fprintf(&b, " [reqId %s]", e.ReqID)
+	if id := clean(scrub(e.ReqID), 64); id != "" {
+		fmt.Fprintf(&b, " [reqId %s]", id)
 	}
-	if e.Message != "" {
-		fmt.Fprintf(&b, ": %s", e.Message)
+	// Scrubbed before it is cut: a secret cut in half is no longer found.
+	if msg := clean(scrub(e.Message), maxMessage); msg != "" {
+		fmt.Fprintf(&b, ": %s", msg)
+	} else if e.long > 0 {
+		fmt.Fprintf(&b, ": (a message of %d bytes, not shown)", e.long)
 	}
 	return b.String()
 }
@@ -51,6 +64,46 @@ func (e *APIError) Error() string {
 // Is lets callers write errors.Is(err, ErrNotFound).
 func (e *APIError) Is(target error) bool {
 	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
+
+// RedirectError is a 3xx answer, which the client never follows: a
+// redirect would carry a login's credentials, or a list's token, to a
+// host nobody configured, and its answer would be taken for secrets. The
+// operator sets INFISICAL_ADDR to the address that answers instead.
+type RedirectError struct {
+	Op, Method, Path    string
+	Environment, Folder string
+	Status              int
+	// Target is where the Location header points: scheme://host[:port],
+	// never its path, query or user info; "" when there is none.
+	Target string
+}
+
+func (e *RedirectError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "infisical: %s: %s %s", e.Op, e.Method, e.Path)
+	if e.Environment != "" || e.Folder != "" {
+		fmt.Fprintf(&b, " (env %s, folder %s)", e.Environment, e.Folder)
+	}
+	fmt.Fprintf(&b, ": status %d %s", e.Status, http.StatusText(e.Status))
+	if e.Target != "" {
+		fmt.Fprintf(&b, " to %s", e.Target)
+	}
+	b.WriteString(": redirects are never followed; set INFISICAL_ADDR to the final address")
+	return b.String()
+}
+
+func (c *Client) redirectError(k call, resp *http.Response) *RedirectError {
+	e := &RedirectError{Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode}
+	if k.folder != "" {
+		e.Environment, e.Folder = c.env, k.folder
+	}
+	// Location is resolved against the request, so a relative one names
+	// the host asked.
+	if loc, err := resp.Location(); err == nil && loc.Host != "" {
+		e.Target = clean(loc.Scheme+"://"+loc.Host, 120)
+	}
+	return e
 }
 
 // errorBody is Infisical's error shape (backend/src/server/plugins/error-handler.ts).
@@ -67,7 +120,7 @@ type zodIssue struct {
 }
 
 func (c *Client) apiError(k call, resp *http.Response, data []byte) *APIError {
-	e := &APIError{Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode}
+	e := &APIError{Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode, secrets: &c.redaction}
 	if k.folder != "" {
 		e.Environment, e.Folder = c.env, k.folder
 	}
@@ -79,10 +132,19 @@ func (c *Client) apiError(k call, resp *http.Response, data []byte) *APIError {
 	if json.Unmarshal(data, &body) != nil {
 		return e
 	}
-	e.ReqID = clean(body.ReqID, 64)
-	e.Message = c.scrub(messageText(body.Message), k.redact)
+	if len(body.ReqID) <= maxRawReqID {
+		e.ReqID = body.ReqID
+	}
+	if msg := messageText(body.Message); len(msg) <= maxRawMessage {
+		e.Message = msg
+	} else {
+		e.long = len(msg)
+	}
 	return e
 }
+
+// maxRawReqID caps the reqId kept; Infisical's are about 20 characters.
+const maxRawReqID = 256
 
 // messageText renders a string message, or a zod issue list as "path: message"
 // pairs; zod's "received" field is dropped because it can echo a value.
@@ -107,38 +169,6 @@ func messageText(raw json.RawMessage) string {
 		return strings.Join(parts, "; ")
 	}
 	return ""
-}
-
-// scrub removes every credential the client holds and every value the
-// operation carries, then caps the result at one short line.
-func (c *Client) scrub(msg string, extra []string) string {
-	if msg == "" {
-		return ""
-	}
-	c.redactMu.RLock()
-	for _, s := range c.redaction {
-		msg = redact(msg, s)
-	}
-	c.redactMu.RUnlock()
-	for _, s := range extra {
-		msg = redact(msg, s)
-	}
-	return clean(msg, maxMessage)
-}
-
-// redact removes s, and s as it appears inside a JSON string, since a server
-// echoing a request body would escape it.
-func redact(msg, s string) string {
-	if s == "" {
-		return msg
-	}
-	msg = strings.ReplaceAll(msg, s, "[redacted]")
-	if q, err := json.Marshal(s); err == nil {
-		if esc := string(q[1 : len(q)-1]); esc != s {
-			msg = strings.ReplaceAll(msg, esc, "[redacted]")
-		}
-	}
-	return msg
 }
 
 // clean keeps an error on one line and at most n runes.

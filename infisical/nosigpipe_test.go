@@ -79,7 +79,7 @@ func TestDialWithoutSigpipe(t *testing.T) {
 	if n := sigpipesAfterWrite(t, resetConn(t, plain)); n != 1 {
 		t.Errorf("a net.Dialer connection raised %d SIGPIPE, want 1 (has Go started using MSG_NOSIGNAL?)", n)
 	}
-	tr, err := newTransport("", false)
+	tr, err := newTransport(nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"secret-init/dotenv"
 	"secret-init/infisical"
+	"secret-init/smallfile"
 )
 
 // defaultKubernetesTokenPath is where Kubernetes mounts the service-account token.
@@ -36,6 +36,10 @@ var BootstrapKeys = []string{
 	"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN",
 	"INFISICAL_AUTH_METHOD", "INFISICAL_IDENTITY_ID", "INFISICAL_KUBERNETES_TOKEN_PATH",
 }
+
+// Credentials are the bootstrap settings that let a process act as the
+// machine identity: --drop-bootstrap keeps them from the command.
+var Credentials = []string{"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN"}
 
 // readBootstrap reads the bootstrap settings, process environment first.
 func readBootstrap(proc []string, d *dotenv.File) Bootstrap {
@@ -102,27 +106,66 @@ func (b Bootstrap) Ref() *InfisicalRef {
 	return &InfisicalRef{Addr: b.SafeAddr(), ProjectID: b.ProjectID, Environment: b.Environment}
 }
 
+// Caps on the files the bootstrap settings point at. A CA bundle of every
+// public root is about 200 KiB; a service-account token is a JWT of a
+// few KiB. Anything larger is a wrong path, and must not be read whole.
+const (
+	MaxCACert          = 1 << 20
+	MaxKubernetesToken = 64 << 10
+)
+
 // Client makes the Infisical client of the run: its address, project and
 // environment, and caCert (--ca-cert) trusted beside the system's roots.
-func (b Bootstrap) Client(caCert string) (*infisical.Client, error) {
-	return infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACertFile: caCert})
+// The CA file is read within ctx. Its errors are usage errors.
+func (b Bootstrap) Client(ctx context.Context, caCert string) (*infisical.Client, error) {
+	var pem []byte
+	if caCert != "" {
+		var err error
+		if pem, err = smallfile.Read(ctx, caCert, MaxCACert); err != nil {
+			return nil, &UsageError{fmt.Errorf("--ca-cert %s: %w", caCert, err)}
+		}
+	}
+	c, err := infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACert: pem})
+	if errors.Is(err, infisical.ErrNoCertificate) {
+		err = fmt.Errorf("--ca-cert %s: %w", caCert, err)
+	}
+	if err != nil {
+		return nil, &UsageError{err}
+	}
+	return c, nil
 }
 
 // Login authenticates c the way the bootstrap settings say. Every
 // credential the settings hold is scrubbed from c's errors, used or not.
+// A service-account token file that cannot be read is a *UsageError: the
+// settings are wrong, Infisical has not been asked.
 func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 	c.Redact(b.ClientSecret, b.Token, b.ClientID)
 	switch {
 	case b.AuthMethod == "kubernetes":
-		jwt, err := os.ReadFile(b.K8sTokenPath)
+		jwt, err := b.kubernetesToken(ctx)
 		if err != nil {
-			return fmt.Errorf("kubernetes service-account token: %w", err)
+			return err
 		}
-		return c.LoginKubernetes(ctx, b.IdentityID, strings.TrimSpace(string(jwt)))
+		return c.LoginKubernetes(ctx, b.IdentityID, jwt)
 	case b.Token != "" && (b.AuthMethod == "token" || b.ClientID == "" || b.ClientSecret == ""):
 		c.SetToken(b.Token)
 		return nil
 	default:
 		return c.LoginUniversal(ctx, b.ClientID, b.ClientSecret)
 	}
+}
+
+// kubernetesToken reads the service-account token, within ctx.
+func (b Bootstrap) kubernetesToken(ctx context.Context) (string, error) {
+	where := "INFISICAL_KUBERNETES_TOKEN_PATH " + b.K8sTokenPath
+	data, err := smallfile.Read(ctx, b.K8sTokenPath, MaxKubernetesToken)
+	if err != nil {
+		return "", &UsageError{fmt.Errorf("%s: %w", where, err)}
+	}
+	jwt := strings.TrimSpace(string(data))
+	if jwt == "" {
+		return "", &UsageError{fmt.Errorf("%s: the file is empty", where)}
+	}
+	return jwt, nil
 }

@@ -22,6 +22,7 @@ const (
 	OriginEnv     = "env"
 	OriginDotenv  = "dotenv"
 	OriginMissing = "missing"
+	OriginDropped = "dropped" // a credential set locally, kept from the command by --drop-bootstrap
 )
 
 // originInfisical names the folder a value came from.
@@ -57,6 +58,10 @@ func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 	answers := map[string]map[string]string{}
 	if len(p.Folders) > 0 {
 		if err := b.Login(ctx, c); err != nil {
+			var ue *UsageError
+			if errors.As(err, &ue) {
+				return res, err // a token file that cannot be read: no request was sent
+			}
 			res.Failed = fmt.Errorf("login to Infisical: %w", err)
 		} else {
 			answers = listAll(ctx, c, p.Folders, res)

@@ -35,6 +35,9 @@ type Report struct {
 	Paths       []string      `json:"paths"`   // --path folders, taken whole
 	Warnings    []string      `json:"warnings"`
 	Summary     *CheckSummary `json:"summary,omitempty"` // check only
+
+	// DropBootstrap: --drop-bootstrap keeps the Credentials from the command.
+	DropBootstrap bool `json:"drop_bootstrap"`
 }
 
 // InfisicalRef says which Infisical a start talks to; no credential.
@@ -131,6 +134,9 @@ func CheckReport(out *Outcome, proc []string, err error) *Report {
 		k := &r.Keys[i]
 		if k.Kind == KindBootstrap {
 			k.Origin = localOrigin(k.Local)
+			if r.DropBootstrap && k.Local != LocalNone && slices.Contains(Credentials, k.Key) {
+				k.Origin = OriginDropped
+			}
 			continue
 		}
 		if res != nil && res.Origins[k.Key] != "" {
@@ -185,6 +191,7 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 		return r
 	}
 	r.Passthrough = out.Passthrough
+	r.DropBootstrap = out.DropBootstrap
 	if !out.Passthrough {
 		r.Infisical = out.Bootstrap.Ref()
 	}
@@ -281,6 +288,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		b.WriteString("Infisical: none (INFISICAL_ADDR not set: a start reads no contract and asks nothing)\n")
 	case r.Infisical != nil:
 		fmt.Fprintf(&b, "Infisical: %s, project %s, environment %s\n", r.Infisical.Addr, r.Infisical.ProjectID, r.Infisical.Environment)
+	}
+	if r.DropBootstrap {
+		fmt.Fprintf(&b, "Credentials: %s are not passed to the command (--drop-bootstrap)\n", strings.Join(Credentials, ", "))
 	}
 	svc := r.Service
 	if svc == "" {

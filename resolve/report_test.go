@@ -172,7 +172,7 @@ func TestReportJSONFieldNames(t *testing.T) {
 	var m map[string]any
 	data, _ := json.Marshal(CheckReport(reportOutcome(t, "", nil), nil, nil))
 	json.Unmarshal(data, &m)
-	for _, f := range []string{"command", "service", "passthrough", "infisical", "contract_files", "keys", "folders", "paths", "warnings", "summary"} {
+	for _, f := range []string{"command", "service", "passthrough", "infisical", "contract_files", "keys", "folders", "paths", "warnings", "summary", "drop_bootstrap"} {
 		if _, ok := m[f]; !ok {
 			t.Errorf("no %q in %s", f, data)
 		}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,7 @@ type Options struct {
 	Timeout           time.Duration // bounds the whole fetch, retries included
 	CACert            string        // --ca-cert: extra CA for Infisical's TLS
 	Required          bool          // --required: any gap is fatal
+	DropBootstrap     bool          // --drop-bootstrap: the credentials do not reach the command
 	Log               zerolog.Logger
 }
 
@@ -43,6 +45,8 @@ type Outcome struct {
 	Plan        *Plan          // nil until ReadContracts
 	Result      *Result        // nil in passthrough or until Fetch
 	Env         []string       // the merged environment for the child; nil until Merge
+	// DropBootstrap keeps the Credentials out of Env (--drop-bootstrap).
+	DropBootstrap bool
 }
 
 // UsageError is a mistake in flags or input files: exit 125 for every
@@ -61,7 +65,7 @@ func ReadInputs(o Options, proc []string) (*Outcome, error) {
 	if err != nil {
 		return nil, &UsageError{err}
 	}
-	out := &Outcome{Dotenv: d, Bootstrap: readBootstrap(proc, d)}
+	out := &Outcome{Dotenv: d, Bootstrap: readBootstrap(proc, d), DropBootstrap: o.DropBootstrap}
 	out.Passthrough = out.Bootstrap.Addr == ""
 	return out, nil
 }
@@ -83,6 +87,17 @@ func (out *Outcome) ReadContracts(o Options, proc []string) error {
 	out.Set = set
 	for _, w := range set.Warnings {
 		o.Log.Warn().Msg(w.Error())
+	}
+	if o.DropBootstrap {
+		var declared []string
+		for _, b := range set.Bootstrap {
+			if slices.Contains(Credentials, b.Key) {
+				declared = append(declared, b.Key)
+			}
+		}
+		if len(declared) > 0 {
+			o.Log.Warn().Strs("keys", declared).Msg("--drop-bootstrap: the contracts declare credentials that the command will not get")
+		}
 	}
 	out.Plan = buildPlan(set, m, o.Service, o.Paths, proc)
 	if o.Required && len(set.Warnings) > 0 {
@@ -115,25 +130,27 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 		out.Result = out.offline(proc, err)
 		return out.absent()
 	}
-	c, err := b.Client(o.CACert)
-	if err != nil {
-		return &UsageError{err}
-	}
-	defer c.CloseIdle()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
+	c, err := b.Client(ctx, o.CACert)
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdle()
 	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv)
 	out.Result = res
 	if err != nil {
 		return err
 	}
-	res.logSummary(o.Log)
+	// The cause comes before the summary of what the start goes on with;
+	// when the cause stops the start, it is the only word.
 	if res.Failed != nil {
 		if o.Required {
 			return fmt.Errorf("Infisical at %s: %w", b.SafeAddr(), res.Failed)
 		}
 		o.Log.Warn().Str("addr", b.SafeAddr()).Msg(res.Failed.Error() + "; starting with the environment and .env only")
 	}
+	res.logSummary(o.Log)
 	if err := out.absent(); err != nil {
 		return err
 	}
@@ -144,13 +161,20 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 }
 
 // Merge sets Env, the child's environment: the process environment as it
-// is, then what Infisical gave, then .env.
+// is, then what Infisical gave, then .env; with DropBootstrap, without the
+// Credentials, wherever they came from.
 func (out *Outcome) Merge(proc []string) {
 	var layers []Layer
 	if out.Result != nil {
 		layers = append(layers, out.Result.Layer)
 	}
 	out.Env = merge(proc, append(layers, Layer{Keys: out.Dotenv.Keys, Values: out.Dotenv.Values})...)
+	if out.DropBootstrap {
+		out.Env = slices.DeleteFunc(out.Env, func(kv string) bool {
+			k, _, _ := strings.Cut(kv, "=")
+			return slices.Contains(Credentials, k)
+		})
+	}
 }
 
 // absent is the rule that holds with or without --required: a dependency

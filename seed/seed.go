@@ -166,18 +166,22 @@ func Run(ctx context.Context, o resolve.Options, so Options, proc []string) (*Re
 	default:
 		offline = b.Check()
 	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
 	if offline == nil {
-		if c, err = b.Client(o.CACert); err != nil {
-			return nil, &resolve.UsageError{Err: err}
+		if c, err = b.Client(ctx, o.CACert); err != nil {
+			return nil, err
 		}
 	}
 	if offline != nil && so.Execute {
 		return nil, &resolve.UsageError{Err: fmt.Errorf("seed --execute needs Infisical and an identity that may write: %w", offline)}
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
 	if offline == nil {
 		if err := b.Login(ctx, c); err != nil {
+			var ue *resolve.UsageError
+			if errors.As(err, &ue) {
+				return nil, err
+			}
 			if so.Execute {
 				return nil, fmt.Errorf("login to Infisical at %s: %w", b.SafeAddr(), err)
 			}
