@@ -27,8 +27,8 @@ import (
 	"secret-init/launcher"
 	"secret-init/resolve"
 	"secret-init/signals"
-	// The subscription to every forwarded signal, made while the program
-	// is initialised: as early as Go allows (see its package comment).
+	// The subscription to the signals a Go program dies of, made while
+	// the program is initialised: as early as Go allows.
 	_ "secret-init/signals/early"
 )
 
@@ -45,7 +45,8 @@ func run(args, environ []string) (code int) {
 			code = internalError(signals.Stderr, r)
 		}
 	}()
-	// The signals caught since the program was initialised.
+	// The signals that would be fatal are caught since the program was
+	// initialised (signals/early); the other standard ones from now on.
 	sigs := signals.Catch()
 	// The standard logger is net/http's, for a few lines no operator
 	// needs; one of them quotes what a server sent unasked, and it would
@@ -62,6 +63,12 @@ func run(args, environ []string) (code int) {
 		// version, plan, check, seed: no command to hand over to.
 		_, err := watched(sigs, func() error { return cli.operate(environ, log) })
 		return exitCode(log, err)
+	}
+
+	// A supervised child gets the realtime signals too: they are
+	// subscribed to meanwhile.
+	if launcher.Mode(cli.Run.Mode).Supervises() {
+		sigs.SubscribeRealtime()
 	}
 
 	// Read the inputs, plan, fetch, merge, while this goroutine watches

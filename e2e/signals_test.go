@@ -278,11 +278,11 @@ func TestSignalTSTPToAChildThatHandlesIt(t *testing.T) {
 	s.finish()
 }
 
-// TestStartupEarlySubscription: the subscription is made in the init of
-// signals/early, which the runtime initialises right after os/signal,
-// before any other package of secret-init and most of the standard
-// library's. (A signal before that point meets the runtime's default; the
-// README says what remains.)
+// TestStartupEarlySubscription: the subscription to the signals a Go
+// program dies of is made in the init of signals/early, which the runtime
+// initialises right after os/signal, before any other package of
+// secret-init and most of the standard library's. (A signal before that
+// point meets the runtime's default; the README says what remains.)
 func TestStartupEarlySubscription(t *testing.T) {
 	r := Run(t, Spec{Env: cleanEnv("GODEBUG=inittrace=1"), Args: []string{"--", "true"}})
 	wantCode(t, r, 0)

@@ -62,17 +62,20 @@ func Run(o Options) (int, error) {
 		return 0, err
 	}
 	switch o.Mode {
-	case ModeExec:
-		return 0, execInPlace(path, o)
-	case ModeSupervise:
-		return supervise(path, o)
-	case ModeAuto, "":
-		if os.Getpid() == 1 {
-			return supervise(path, o)
-		}
-		return 0, execInPlace(path, o)
+	case ModeExec, ModeSupervise, ModeAuto, "":
+	default:
+		return 0, &ExitError{Code: ExitUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
 	}
-	return 0, &ExitError{Code: ExitUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
+	if o.Mode.Supervises() {
+		return supervise(path, o)
+	}
+	return 0, execInPlace(path, o)
+}
+
+// Supervises reports whether Run supervises in mode m (else it execs):
+// supervise, or auto as PID 1.
+func (m Mode) Supervises() bool {
+	return m == ModeSupervise || ((m == ModeAuto || m == "") && os.Getpid() == 1)
 }
 
 // execInPlace replaces secret-init with the command: same PID, and nothing

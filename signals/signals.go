@@ -7,6 +7,7 @@ package signals
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,9 +16,12 @@ import (
 )
 
 // Forwarded is the explicit list secret-init subscribes to and forwards to
-// the child, in the order of subscription (signals/early does it, first
-// thing at start). It leaves out SIGCHLD (ours), SIGURG (the Go runtime's
-// preemption signal) and SIGKILL/SIGSTOP (uncatchable).
+// the child, in the order of subscription (signals/early: those the Go
+// runtime would make fatal while the program is initialised, the four
+// that end a start first; the other standard ones first thing in main;
+// the realtime ones when the child will be supervised). It leaves out
+// SIGCHLD (ours), SIGURG (the Go runtime's preemption signal) and
+// SIGKILL/SIGSTOP (uncatchable).
 //
 // SEGV, BUS, FPE, ILL, TRAP and SYS are forwarded like the others. Go's
 // runtime hands signal.Notify only the ones sent with kill (or tgkill): a
@@ -48,7 +52,7 @@ import (
 // SIGTSTP is forwarded, so that "docker kill -s TSTP" pauses the service;
 // when the child stops, the launcher stops secret-init as well when it is
 // not PID 1, so that a shell sees the whole job stopped.
-var Forwarded = early.Signals
+var Forwarded = slices.Concat(early.Fatal, early.Others, early.Realtimes)
 
 // maxSignal is the last standard signal; 32 and up are the realtime
 // signals.
@@ -234,14 +238,21 @@ type Catcher struct {
 	Mask uint64
 }
 
-// Catch returns the subscriptions that signals/early made when the
-// program was initialised; there is one set per process.
+// Catch completes the subscription that signals/early began when the
+// program was initialised, but for the realtime signals, and returns it;
+// there is one per process. Call it first thing in main.
 func Catch() *Catcher {
+	early.Rest()
 	return &Catcher{Forward: early.Forward, Child: early.Child, Mask: early.Mask}
 }
 
-// Subscribed returns once every signal of Forwarded is subscribed: the
-// realtime ones are subscribed in the background while start-up goes on.
+// SubscribeRealtime starts subscribing to the realtime signals of
+// Forwarded, in the background: a start that will supervise calls it as
+// soon as it knows, so that it is done by the time the child starts.
+func (c *Catcher) SubscribeRealtime() { early.Realtime() }
+
+// Subscribed returns once every signal of Forwarded is subscribed, the
+// realtime ones included.
 func (c *Catcher) Subscribed() { early.WaitRealtime() }
 
 // abortsStartup are the signals that mean "stop" while there is no child
