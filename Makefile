@@ -50,6 +50,7 @@ lint:
 fuzz:
 	$(GO) test ./dotenv/ -run '^$$' -fuzz FuzzParseDotenv -fuzztime 60s
 	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzParse -fuzztime 60s
+	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzFastPath -fuzztime 60s
 	$(GO) test ./signals/ -run '^$$' -fuzz FuzzParseRewrite -fuzztime 60s
 
 clean:

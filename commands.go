@@ -37,8 +37,18 @@ type VersionCmd struct{}
 
 // Run prints the version.
 func (VersionCmd) Run() error {
-	fmt.Println("secret-init", version)
-	return nil
+	_, err := fmt.Println("secret-init", version)
+	return outputFailed(err)
+}
+
+// outputFailed makes a failed write of our own output (stdout full or
+// closed) an exit 125 with one line: the operator asked for output and did
+// not get it, whatever the command would have said.
+func outputFailed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &launcher.ExitError{Code: launcher.ExitUsage, Err: fmt.Errorf("cannot write the output: %w", err)}
 }
 
 // PlanCmd prints what a start would fetch, without any network I/O.
@@ -94,13 +104,13 @@ func (c *CheckCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 			return err
 		}
 	}
-	if err != nil {
-		log.Error().Msg(err.Error())
-	}
+	// The report first: when it cannot be written, that is the one line
+	// (125), not the verdict nobody will read.
 	if werr := writeReport(resolve.CheckReport(out, environ, err), c.Output); werr != nil {
 		return werr
 	}
 	if err != nil {
+		log.Error().Msg(err.Error())
 		return &launcher.ExitError{Code: launcher.ExitFailed} // said in the log and the report
 	}
 	return nil
@@ -127,7 +137,7 @@ func (c *SeedCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 		log.Warn().Msg(w)
 	}
 	if err := rep.WriteText(os.Stdout); err != nil {
-		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
+		return outputFailed(err)
 	}
 	if rep.Failed > 0 {
 		return &launcher.ExitError{Code: launcher.ExitFailed} // each failure has its line
@@ -135,16 +145,10 @@ func (c *SeedCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 	return nil
 }
 
-// writeReport prints r as text or JSON; a failed write exits 1.
+// writeReport prints r as text or JSON.
 func writeReport(r *resolve.Report, format string) error {
-	var err error
 	if format == "json" {
-		err = r.WriteJSON(os.Stdout)
-	} else {
-		err = r.WriteText(os.Stdout)
+		return outputFailed(r.WriteJSON(os.Stdout))
 	}
-	if err != nil {
-		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
-	}
-	return nil
+	return outputFailed(r.WriteText(os.Stdout))
 }

@@ -159,10 +159,14 @@ func exitCode(log zerolog.Logger, err error) int {
 }
 
 // usageFailure reports a command-line mistake with the usage line, and
-// exits 125; what kong answered itself (--help) keeps kong's code.
+// exits 125; what kong answered itself (--help) keeps kong's code, and
+// says why in one line if it failed (the help could not be written).
 func usageFailure(err error) int {
 	var e *launcher.ExitError
 	if errors.As(err, &e) {
+		if e.Err != nil {
+			fmt.Fprintf(signals.Stderr, "secret-init: %v\n", e.Err)
+		}
 		return e.Code
 	}
 	fmt.Fprintf(signals.Stderr, "secret-init: %v\n", err)

@@ -2,9 +2,9 @@
 // and prints plain-text tables, each target next to its figure with PASS
 // or MISS: passthrough start overhead (interleaved with /bin/true, tini,
 // tini-static, dumb-init, catatonit), supervisor memory, binary size,
-// prefetch round trips against the in-process Infisical test server, and
-// a few hundred processes starting at once against one rate-limited
-// server. `make bench` runs it after `make build`.
+// prefetch round trips against the in-process Infisical test server, a
+// few hundred processes starting at once against one rate-limited server,
+// and plan and a start over 115 contracts against one. `make bench` runs it after `make build`.
 //
 // Only figures measured in this run are printed; the absolute times depend
 // on the machine and its load, so the comparisons are made within one run.
@@ -126,6 +126,10 @@ func run(o *options, sdk *sdkProgram) error {
 	fmt.Println()
 
 	progress := func(s string) { fmt.Fprintf(os.Stderr, "bench: %s (%.0f s)\n", s, time.Since(began).Seconds()) }
+	if *contractsOnly {
+		benchContracts(env).print(os.Stdout)
+		return nil
+	}
 
 	progress("building the Go reference programs")
 	refs := buildRefs(root)
@@ -163,6 +167,8 @@ func run(o *options, sdk *sdkProgram) error {
 		progress("scale")
 		benchScale(o, env).print(os.Stdout)
 	}
+	progress("contracts")
+	benchContracts(env).print(os.Stdout)
 	fmt.Printf("bench took %.0f s; load average at the end: %s\n", time.Since(began).Seconds(), loadAvg())
 	return nil
 }

@@ -144,7 +144,7 @@ func summarizeRequests(rs []infisicaltest.Request) reqSummary {
 		switch {
 		case strings.HasPrefix(r.Path, "/api/v1/auth/"):
 			s.logins++
-		case r.Path == "/api/v3/secrets/raw":
+		case r.Path == "/api/v4/secrets" || r.Path == "/api/v3/secrets/raw": // ours lists on v4, go-sdk on v3
 			s.lists++
 		default:
 			s.other++

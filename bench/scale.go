@@ -171,7 +171,7 @@ func benchScale(o *options, env *benchEnv) *table {
 		switch {
 		case strings.HasPrefix(r.Path, "/api/v1/auth/"):
 			logins++
-		case r.Path == "/api/v3/secrets/raw":
+		case r.Path == "/api/v4/secrets" || r.Path == "/api/v3/secrets/raw": // ours lists on v4, go-sdk on v3
 			lists++
 		}
 	}

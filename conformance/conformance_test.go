@@ -17,6 +17,7 @@ import (
 	"time"
 
 	sdk "github.com/infisical/go-sdk"
+	sdkerrors "github.com/infisical/go-sdk/packages/errors"
 
 	"secret-init/infisical"
 	"secret-init/infisical/infisicaltest"
@@ -129,12 +130,22 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 	ours := oursIn["dev"]
 
 	t.Run("list", func(t *testing.T) {
-		folders := []string{"/", "/shared/db", "/shared/env", "/services/billing/db", "/services/billing/env", "/services/payments", "/empty/leaf", "/does/not/exist"}
+		folders := []string{"/", "/shared/db", "/shared/env", "/services/billing/db", "/services/billing/env", "/services/payments", "/empty/leaf"}
 		for _, env := range []string{"dev", "prod"} {
 			for _, f := range folders {
 				res, err := theirs.Secrets().ListSecrets(sdk.ListSecretsOptions{
 					ProjectID: pid, Environment: env, SecretPath: f, IncludeImports: true, ExpandSecretReferences: true,
 				})
+				if env == "prod" && f != "/" {
+					// Folders only dev has: 404 SecretPathNotFound for both.
+					if !errors.Is(theirErr(t, err), errStatus(404)) {
+						t.Fatalf("sdk %s %s: %v, want 404", env, f, err)
+					}
+					if _, err := oursIn[env].ListSecrets(cctx(t), f); !errors.Is(err, infisical.ErrFolderNotFound) {
+						t.Fatalf("ours %s %s: %v, want ErrFolderNotFound", env, f, err)
+					}
+					continue
+				}
 				if err != nil {
 					t.Fatalf("sdk %s %s: %v", env, f, err)
 				}
@@ -142,17 +153,36 @@ func TestConformanceWithOfficialSDK(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ours %s %s: %v", env, f, err)
 				}
-				if a, b := viewSDK(res.Secrets), viewOurs(got); a != b {
-					t.Errorf("%s %s:\nsdk:\n%s\nours:\n%s", env, f, a, b)
+				// go-sdk v0.8.0 merges imports first-one-wins; the server and
+				// its CLI take the last import. Where the two merges differ,
+				// the server's own answer (a read by name) decides.
+				sdkView := map[string]string{}
+				for _, sec := range res.Secrets {
+					sdkView[sec.SecretKey] = sec.SecretPath + ":" + sec.SecretValue
+				}
+				if len(sdkView) != len(got) {
+					t.Errorf("%s %s: sdk has %d keys, ours %d:\n%s\n%s", env, f, len(sdkView), len(got), viewSDK(res.Secrets), viewOurs(got))
+				}
+				for _, sec := range got {
+					if sdkView[sec.Key] == sec.Path+":"+sec.Value {
+						continue
+					}
+					server, err := theirs.Secrets().Retrieve(sdk.RetrieveSecretOptions{
+						SecretKey: sec.Key, ProjectID: pid, Environment: env, SecretPath: f, IncludeImports: true, ExpandSecretReferences: true,
+					})
+					if err != nil || server.SecretValue != sec.Value || server.SecretPath != sec.Path {
+						t.Errorf("%s %s %s: ours %s:%s, sdk merge %s, server %s:%s (%v)", env, f, sec.Key, sec.Path, sec.Value, sdkView[sec.Key], server.SecretPath, server.SecretValue, err)
+					}
 				}
 			}
 		}
-		// The seed is only a useful reference if it exercises imports and
-		// references; pin one merged folder.
+		// The seed is only a useful reference if it exercises imports,
+		// their precedence and references; pin one merged folder. REGION is
+		// in both imports: the later one, prod's /common, wins.
 		got, _ := ours.ListSecrets(cctx(t), "/services/billing/env")
 		want := strings.Join([]string{
-			"/common:PROD_ONLY=p", "/services/billing/env:LOG_LEVEL=debug", "/services/billing/env:URL=https://billing.example.test",
-			"/shared/env:REGION=eu-west-1", "/shared/env:SHARED_ONLY=shared",
+			"/common:PROD_ONLY=p", "/common:REGION=us-east-1", "/services/billing/env:LOG_LEVEL=debug",
+			"/services/billing/env:URL=https://billing.example.test", "/shared/env:SHARED_ONLY=shared",
 		}, "\n")
 		if viewOurs(got) != want {
 			t.Errorf("billing/env:\n%s\nwant:\n%s", viewOurs(got), want)
@@ -252,6 +282,8 @@ func TestConformanceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.AddKubernetesIdentity("k8s-id", "right-jwt")
+	s.AddToken("revoked")
+	s.RevokeToken("revoked")
 
 	type outcome struct {
 		status int
@@ -295,7 +327,7 @@ func TestConformanceErrors(t *testing.T) {
 		{"401 bad kubernetes jwt", 401,
 			func() error { _, err := sdkClient(t, s).Auth().KubernetesAuthLogin("k8s-id", jwtFile); return err },
 			func() error { return ourClient(t, s, "dev").LoginKubernetes(cctx(t), "k8s-id", "wrong-jwt") }},
-		{"401 unknown token", 401,
+		{"403 a token that is no JWT", 403,
 			func() error {
 				c := sdkClient(t, s)
 				c.Auth().SetAccessToken("bogus")
@@ -306,6 +338,44 @@ func TestConformanceErrors(t *testing.T) {
 				c := ourClient(t, s, "dev")
 				c.SetToken("bogus")
 				_, err := c.ListSecrets(cctx(t), "/")
+				return err
+			}},
+		{"401 revoked token", 401,
+			func() error {
+				c := sdkClient(t, s)
+				c.Auth().SetAccessToken("revoked")
+				_, err := c.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: pid, Environment: "dev", SecretPath: "/"})
+				return err
+			},
+			func() error {
+				c := ourClient(t, s, "dev")
+				c.SetToken("revoked")
+				_, err := c.ListSecrets(cctx(t), "/")
+				return err
+			}},
+		{"404 missing folder", 404,
+			func() error {
+				_, err := narrowSDK.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: pid, Environment: "dev", SecretPath: "/does/not/exist", IncludeImports: true})
+				return err
+			},
+			func() error {
+				_, err := narrowOurs.ListSecrets(cctx(t), "/does/not/exist")
+				return err
+			}},
+		{"404 unknown project", 404,
+			func() error {
+				_, err := narrowSDK.Secrets().ListSecrets(sdk.ListSecretsOptions{ProjectID: "no-such-project", Environment: "dev", SecretPath: "/"})
+				return err
+			},
+			func() error {
+				c, err := infisical.New(infisical.Config{Addr: s.URL, ProjectID: "no-such-project", Environment: "dev"})
+				if err != nil {
+					return err
+				}
+				if err := c.LoginUniversal(cctx(t), "narrow", "narrow-secret"); err != nil {
+					return err
+				}
+				_, err = c.ListSecrets(cctx(t), "/")
 				return err
 			}},
 		{"403 denied folder", 403,
@@ -349,4 +419,32 @@ func TestConformanceErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// errStatus matches an SDK APIError of that status (errors.Is).
+type errStatus int
+
+func (e errStatus) Error() string { return fmt.Sprintf("status %d", int(e)) }
+
+// statusError wraps an SDK error so that errors.Is(err, errStatus(N)) asks
+// its status.
+type statusError struct{ err *sdkerrors.APIError }
+
+func (e statusError) Error() string { return e.err.Error() }
+func (e statusError) Is(t error) bool {
+	s, ok := t.(errStatus)
+	return ok && int(s) == e.err.StatusCode
+}
+
+// theirErr makes an SDK error comparable with errStatus; nil stays nil.
+func theirErr(t *testing.T, err error) error {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var ae *sdkerrors.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("sdk error %v is not an APIError", err)
+	}
+	return statusError{ae}
 }

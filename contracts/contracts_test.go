@@ -2,8 +2,10 @@ package contracts
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -65,6 +67,8 @@ func TestLoadOmnibase(t *testing.T) {
 	wantFiles := []string{
 		"node_coding_agent_invoke_effect/contract.yaml",
 		"node_db_error_linear_effect/contract_linear.yaml",
+		"node_event_forward_effect/contract.yaml",
+		"node_llm_completion_effect/contract.yaml",
 		"node_pr_state_projection_compute/contract.yaml",
 		"node_registration_storage_effect/contract.yaml",
 		"node_registry_api_effect/contract.yaml",
@@ -90,9 +94,12 @@ func TestLoadOmnibase(t *testing.T) {
 		"env/LINEAR_TEAM_ID required node_db_error_linear_effect:17:dependencies[3].env_var",
 		// required: false in the Slack alerter, required (by default) in the Linear one: required wins.
 		"env/SLACK_CHANNEL_ID required node_db_error_linear_effect:21:dependencies[4].env_var node_slack_alerter_effect:26:dependencies[2].env_var",
+		"env/EVENT_FORWARD_BACKEND_URL optional node_event_forward_effect:8:dependencies[0].name",
+		"env/LLM_CODER_URL optional node_llm_completion_effect:7:dependencies[0].name",
 		"env/SLACK_BOT_TOKEN required node_slack_alerter_effect:21:dependencies[1].env_var",
-		// name only, no env_var: taken because it is an upper-case variable name.
-		"env/QDRANT_URL required node_vector_store_effect:21:dependencies[0].name",
+		// name only, no env_var: taken because it is an upper-case variable
+		// name, and optional, as the seed project's extractor skips it.
+		"env/QDRANT_URL optional node_vector_store_effect:21:dependencies[0].name",
 		"http/HTTP_BASE_URL required" + httpSources,
 		"http/HTTP_TIMEOUT_MS required" + httpSources,
 		"http/HTTP_MAX_RETRIES required" + httpSources,
@@ -251,6 +258,10 @@ func TestLoadPaths(t *testing.T) {
 	if _, err := Load([]string{missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("explicit missing dir: err = %v, want not-exist", err)
 	}
+	// Also after a folder whose contracts are already being read.
+	if _, err := Load([]string{fixture("omnibase"), missing}, true, nil); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("explicit missing dir after a good one: err = %v, want not-exist", err)
+	}
 	s, err := Load([]string{missing}, false, nil)
 	if err != nil || len(s.Files) != 0 || len(s.Requirements) != 0 || len(s.Warnings) != 0 {
 		t.Errorf("default missing dir: got %+v, %v; want an empty set", s, err)
@@ -260,11 +271,31 @@ func TestLoadPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Files) != 7 || !slices.IsSorted(s.Files) {
-		t.Errorf("Files = %q, want the 7 omnibase contracts once each, sorted", s.Files)
+	if len(s.Files) != 9 || !slices.IsSorted(s.Files) {
+		t.Errorf("Files = %q, want the 9 omnibase contracts once each, sorted", s.Files)
 	}
 	if n := len(s.Requirements[len(s.Requirements)-1].Sources); n != 1 {
 		t.Errorf("qdrant requirement has %d sources, want 1 (file read once)", n)
+	}
+}
+
+// TestLoadRootSpellings checks that the paths a walk reports are those
+// filepath.Join gives, however the root is written.
+func TestLoadRootSpellings(t *testing.T) {
+	abs, err := filepath.Abs(fixture("omnibase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(abs)
+	want := "nodes/node_vector_store_effect/contract.yaml"
+	for _, root := range []string{".", "./", "nodes/..", abs, abs + "/", abs + "//nodes/../"} {
+		s, err := Load([]string{root}, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, w := s.Files[len(s.Files)-1], filepath.Join(root, want); got != w {
+			t.Errorf("root %q: last file %q, want %q", root, got, w)
+		}
 	}
 }
 
@@ -349,11 +380,47 @@ func TestLoadPermissionDenied(t *testing.T) {
 	if got, want := w.String(), "contracts/x/contract.yaml: permission denied; skipped"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
-	// Root ignores mode 000, so only an unprivileged run can check it for real.
-	if os.Geteuid() == 0 {
+	// Root ignores mode 000: as root (CI), the check runs in a copy of this
+	// test binary started as nobody.
+	dir := os.Getenv("CONTRACTS_TEST_UNPRIVILEGED_DIR")
+	if dir == "" && os.Geteuid() == 0 {
+		var err error
+		if dir, err = os.MkdirTemp("", "contracts-perm-"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		if err := os.Chmod(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// The test binary's own folder is root's alone: run a copy.
+		self, err := os.ReadFile(os.Args[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(dir, "contracts.test")
+		if err := os.WriteFile(bin, self, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		work := filepath.Join(dir, "work")
+		if err := os.Mkdir(work, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(work, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run=^TestLoadPermissionDenied$", "-test.count=1", "-test.v")
+		cmd.Dir = work
+		cmd.Env = append(os.Environ(), "CONTRACTS_TEST_UNPRIVILEGED_DIR="+work)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestLoadPermissionDenied") {
+			t.Fatalf("unprivileged run: %v\n%s", err, out)
+		}
 		return
 	}
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	writeFile(t, filepath.Join(dir, "a", "contract.yaml"), "metadata: {transport_type: kafka}\n")
 	writeFile(t, filepath.Join(dir, "b", "contract.yaml"), "metadata: {transport_type: grpc}\n")
 	if err := os.Chmod(filepath.Join(dir, "a", "contract.yaml"), 0); err != nil {
@@ -420,6 +487,34 @@ func deepIndent(levels int) string {
 		b.WriteString(strings.Repeat("  ", i) + "k:\n")
 	}
 	return b.String()
+}
+
+// TestDepthLimitBoundaries pins the depth check at its limit, on both
+// sides, including the inputs its shortcuts skip.
+func TestDepthLimitBoundaries(t *testing.T) {
+	sp := strings.Repeat
+	tests := []struct {
+		name string
+		data string
+		want bool
+	}{
+		{"64 brackets", sp("[", 64) + sp("]", 64), false},
+		{"65 brackets", sp("[", 65) + sp("]", 65), true},
+		{"many brackets, shallow", sp("k: [[a], {b: c}]\n", 100), false},
+		{"brackets in quotes count", "k: \"" + sp("[", 65) + "\"\n", true},
+		{"closers first do not go below zero", sp("]", 100) + sp("[", 64), false},
+		{"indent 64 levels", sp(" ", 128) + "x\n", false},
+		{"indent 65 levels", "a:\n" + sp(" ", 130) + "x\n", true},
+		{"64 dashes", sp("- ", 64) + "x\n", false},
+		{"65 dashes", sp("- ", 65) + "x\n", true},
+		{"indent and dashes", sp(" ", 60) + sp("- ", 35) + "x\n", true},
+		{"long line, shallow", "k: " + sp("x ", 500) + "\n", false},
+	}
+	for _, tt := range tests {
+		if got := depthExceeds([]byte(tt.data), maxDepth); got != tt.want {
+			t.Errorf("%s: depthExceeds = %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
 
 func TestLoadAliasBomb(t *testing.T) {
@@ -539,6 +634,33 @@ func TestNameChecks(t *testing.T) {
 		}
 		if got := IsVarName(tt.s, true); got != tt.upVar {
 			t.Errorf("IsVarName(%q, true) = %v", tt.s, got)
+		}
+	}
+}
+
+// TestDependencyNameOnlyIsOptional: a dependency with name: and no
+// env_var: is taken but never required, whatever required says, on the
+// scanner's path and on yaml.v3's alike.
+func TestDependencyNameOnlyIsOptional(t *testing.T) {
+	doc := []byte("dependencies:\n" +
+		"  - {type: environment, name: QDRANT_URL}\n" +
+		"  - {type: environment, name: EVENT_FORWARD_BACKEND_URL, required: true}\n" +
+		"  - {type: environment, name: slack_bot_token, env_var: SLACK_BOT_TOKEN}\n" +
+		"  - {type: environment, name: LINEAR_TEAM_ID, env_var: LINEAR_TEAM_ID, required: false}\n")
+	want := []string{
+		"QDRANT_URL false dependencies[0].name",
+		"EVENT_FORWARD_BACKEND_URL false dependencies[1].name",
+		"SLACK_BOT_TOKEN true dependencies[2].env_var",
+		"LINEAR_TEAM_ID false dependencies[3].env_var",
+	}
+	m := DefaultTransportMap()
+	for path, c := range map[string]contract{"scanner or yaml.v3": parse("c.yaml", doc, m, &scratch{}), "yaml.v3": parseYAML("c.yaml", doc, m)} {
+		var got []string
+		for _, n := range c.needs {
+			got = append(got, fmt.Sprintf("%s %v %s", n.key, n.required, n.src.Field))
+		}
+		if !slices.Equal(got, want) || len(c.warnings) != 0 {
+			t.Errorf("%s: needs %q, warnings %v; want %q", path, got, c.warnings, want)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func FuzzParse(f *testing.F) {
 	m := DefaultTransportMap()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := cpuTime(t)
-		c := parse("contract.yaml", data, m)
+		c := parse("contract.yaml", data, m, &scratch{})
 		if d := cpuTime(t) - start; d > 2*time.Second {
 			t.Errorf("parse took %v of CPU on %d bytes", d, len(data))
 		}

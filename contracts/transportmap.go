@@ -97,6 +97,16 @@ func (m *TransportMap) IsBootstrap(transport string) bool {
 	return ok && m.bootstrap[t]
 }
 
+// Transports returns the canonical transport names, sorted.
+func (m *TransportMap) Transports() []string {
+	ts := make([]string, 0, len(m.keys))
+	for t := range m.keys {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
+	return ts
+}
+
 // bootstrapKeys is the set of keys that belong to bootstrap transports: an
 // explicit dependency on one of them is never fetched either.
 func (m *TransportMap) bootstrapKeys() map[string]bool {
@@ -115,7 +125,7 @@ func (m *TransportMap) bootstrapKeys() map[string]bool {
 // (see transports.yaml) on top of m. On error m is unchanged and the error
 // names the file and, where there is one, the line.
 func (m *TransportMap) Merge(path string) error {
-	data, err := readCapped(path)
+	data, err := readCapped(path, nil)
 	if err != nil {
 		return fmt.Errorf("transport map: %w", err)
 	}

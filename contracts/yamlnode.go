@@ -72,8 +72,54 @@ func decodeFirst(data []byte) (doc *yaml.Node, perr *parseError) {
 
 // depthExceeds reports whether flow brackets or block indentation nest
 // deeper than limit. It over-approximates (brackets inside quotes count too),
-// which only matters for documents no contract looks like.
+// which only matters for documents no contract looks like. It runs on every
+// contract of every start, so it first rules out what cannot exceed: fewer
+// opening brackets than limit, a line no longer than limit. decodeFast
+// runs the same two checks on its own.
 func depthExceeds(data []byte, limit int) bool {
+	if flowExceeds(data, limit) {
+		return true
+	}
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(line) > limit && lineDepth(line) > limit {
+			return true
+		}
+	}
+	return false
+}
+
+// lineDepth bounds the block nesting a line opens: "- - - x" opens one
+// level per dash on a single line, and each indented line opens at most
+// one per column, so it counts the dashes and half the indentation. It
+// never exceeds len(line).
+func lineDepth(line []byte) int {
+	levels := 0
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c == ' ' || c == '\t' {
+			continue
+		}
+		if (c == '-' || c == '?' || c == ':') && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t') {
+			levels++
+			continue
+		}
+		break
+	}
+	return levels + indent(line)/2
+}
+
+// flowExceeds reports flow brackets nesting deeper than limit. Only more
+// than limit opening brackets can, so it counts them first (vectorised).
+func flowExceeds(data []byte, limit int) bool {
+	if bytes.Count(data, []byte{'['})+bytes.Count(data, []byte{'{'}) <= limit {
+		return false
+	}
 	flow := 0
 	for _, c := range data {
 		switch c {
@@ -86,32 +132,6 @@ func depthExceeds(data []byte, limit int) bool {
 			if flow > 0 {
 				flow--
 			}
-		}
-	}
-	// Block nesting: "- - - x" opens one level per dash on a single line,
-	// and each indented line opens at most one per column. Both are bounded
-	// by the indentation column plus the dashes, so count those per line.
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		levels := 0
-		for i := 0; i < len(line); i++ {
-			c := line[i]
-			if c == ' ' || c == '\t' {
-				continue
-			}
-			if (c == '-' || c == '?' || c == ':') && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t') {
-				levels++
-				continue
-			}
-			break
-		}
-		if levels+indent(line)/2 > limit {
-			return true
 		}
 	}
 	return false

@@ -455,9 +455,9 @@ func TestBadInputInfisicalAnswers(t *testing.T) {
 				f.Server.RawAnswer(c.ans)
 			}
 			r := f.start([]string{"SLACK_CHANNEL_ID=x"}, "--required", "--timeout", "5s")
-			clearError(t, r, f.ran(), 125, c.want, "/api/v3/secrets/raw")
+			clearError(t, r, f.ran(), 125, c.want, "/api/v4/secrets")
 			// Not retried: a bad 200 will not get better by asking again.
-			wantCount(t, f.Server, "GET", "/api/v3/secrets/raw", 2, "one per folder, no retry")
+			wantCount(t, f.Server, "GET", "/api/v4/secrets", 2, "one per folder, no retry")
 		})
 	}
 }
@@ -500,7 +500,7 @@ func TestBadInputInfisicalHugeAnswer(t *testing.T) {
 	t.Run("chunked without length", func(t *testing.T) {
 		f := newStore(t)
 		front := proxy(t, f.Server.URL, func(w http.ResponseWriter, r *http.Request) bool {
-			if r.URL.Path != "/api/v3/secrets/raw" {
+			if r.URL.Path != "/api/v4/secrets" {
 				return false
 			}
 			w.Header().Set("Content-Type", "application/json")
@@ -860,7 +860,7 @@ func TestFaultTermDuringStartup(t *testing.T) {
 		f := newStore(t)
 		var lists atomic.Int32
 		addr := proxy(t, f.Server.URL, func(w http.ResponseWriter, r *http.Request) bool {
-			if r.URL.Path != "/api/v3/secrets/raw" {
+			if r.URL.Path != "/api/v4/secrets" {
 				return false
 			}
 			lists.Add(1)
@@ -870,6 +870,6 @@ func TestFaultTermDuringStartup(t *testing.T) {
 		termDuringStartup(t, f, f.spec([]string{"INFISICAL_ADDR=" + addr}, "--timeout", "1m"), func(int) bool {
 			return f.Server.Count("POST", "/api/v1/auth/") == 1 && lists.Load() >= 1
 		})
-		wantCount(t, f.Server, "GET", "/api/v3/secrets/raw", 0, "the proxy holds every list")
+		wantCount(t, f.Server, "GET", "/api/v4/secrets", 0, "the proxy holds every list")
 	})
 }

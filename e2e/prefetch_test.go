@@ -26,7 +26,7 @@ func TestPrefetchChildSeesFetchedValues(t *testing.T) {
 		"INFISICAL_CLIENT_SECRET":   canaryClient, // all of .env reaches the command
 	})
 	wantCount(t, f.Server, "POST", "/api/v1/auth/", 1, "one login")
-	wantCount(t, f.Server, "GET", "/api/v3/secrets/raw", 2, "/shared/db and /shared/env, once each")
+	wantCount(t, f.Server, "GET", "/api/v4/secrets", 2, "/shared/db and /shared/env, once each")
 	if !strings.Contains(r.Stderr, "prefetch from Infisical") {
 		t.Errorf("no summary line in stderr: %s", r.Stderr)
 	}
@@ -53,7 +53,7 @@ func TestPrefetchKeysInEnvAreNotRequested(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	for _, q := range f.Server.Requests() {
-		if q.Path == "/api/v3/secrets/raw" && q.Query.Get("secretPath") == "/shared/db" {
+		if q.Path == "/api/v4/secrets" && q.Query.Get("secretPath") == "/shared/db" {
 			t.Errorf("/shared/db was requested although the environment holds all its keys")
 		}
 	}
@@ -67,10 +67,17 @@ func TestPrefetchKeysInEnvAreNotRequested(t *testing.T) {
 }
 
 func TestPrefetchRequired(t *testing.T) {
+	t.Run("key only in .env", func(t *testing.T) {
+		f := newStore(t)
+		f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "") // .env has it
+		r := f.start(nil, "--required")
+		clearError(t, r, f.ran(), 125, "POSTGRES_POOL_MIN (from .env)")
+	})
 	t.Run("missing key", func(t *testing.T) {
 		f := newStore(t)
-		r := f.start(nil, "--required") // SLACK_CHANNEL_ID is only in .env
-		clearError(t, r, f.ran(), 125, "SLACK_CHANNEL_ID")
+		f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
+		r := f.start(nil, "--required")
+		clearError(t, r, f.ran(), 125, "POSTGRES_POOL_MAX (missing)")
 	})
 	t.Run("missing key without --required starts with a warning", func(t *testing.T) {
 		f := newStore(t)

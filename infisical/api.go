@@ -3,10 +3,14 @@ package infisical
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+	"unicode"
 )
 
 // loginAnswer is MachineIdentityAuthLoginResponse in the SDK.
@@ -17,7 +21,10 @@ type loginAnswer struct {
 }
 
 // LoginUniversal exchanges a machine identity's client ID and secret for an
-// access token (POST /api/v1/auth/universal-auth/login).
+// access token (POST /api/v1/auth/universal-auth/login). It is sent once:
+// every failed login counts towards Infisical's lockout, which then
+// refuses even the right secret for minutes, so nothing here retries a
+// refusal.
 func (c *Client) LoginUniversal(ctx context.Context, clientID, clientSecret string) error {
 	c.addRedaction(clientSecret)
 	return c.login(ctx, "universal-auth login", "/v1/auth/universal-auth/login",
@@ -40,25 +47,34 @@ func (c *Client) login(ctx context.Context, op, path string, body map[string]str
 			if out.AccessToken == "" {
 				return errors.New("no accessToken")
 			}
-			return nil
+			return tokenProblem(out.AccessToken)
 		},
 	})
 	if err != nil {
-		return err
+		return c.explain(err)
 	}
 	c.SetToken(out.AccessToken)
 	return nil
 }
 
-// Secret is one resolved secret. Path is the folder it came from, which for an
-// imported secret is the import's source folder; for a write, the folder it
-// goes to.
-type Secret struct{ Key, Value, Path string }
+// Secret is one secret. Path is the folder it came from, which for an
+// imported secret is the import's source folder; for a write, the folder
+// it goes to.
+type Secret struct {
+	Key, Value, Path string
+	// Hidden says Infisical sent a mask ("<hidden-by-infisical>") instead
+	// of the value: the identity may see the key but not read it.
+	Hidden bool
+	// Unresolved says the value, as read with references expanded, still
+	// holds a ${...} reference: the server left one it could not resolve.
+	Unresolved bool
+}
 
 type rawSecret struct {
-	Key   string `json:"secretKey"`
-	Value string `json:"secretValue"`
-	Path  string `json:"secretPath"`
+	Key    string `json:"secretKey"`
+	Value  string `json:"secretValue"`
+	Path   string `json:"secretPath"`
+	Hidden bool   `json:"secretValueHidden"`
 }
 
 type rawImport struct {
@@ -72,23 +88,46 @@ type listAnswer struct {
 	Imports []rawImport  `json:"imports"`
 }
 
+// referencePattern is Infisical's reference syntax, ${KEY} or
+// ${env.folder.KEY}; a value that still matches it after the server
+// expanded references holds one it could not resolve.
+var referencePattern = regexp.MustCompile(`\$\{[a-zA-Z0-9\-_.@]+\}`)
+
 // ListSecrets reads one folder of the run's project and environment, with
-// imports and references resolved by the server (GET /api/v3/secrets/raw).
-// Imports are merged as the SDK does: a key in the folder itself wins over
-// any import, and among imports the first block that has the key wins.
+// imports and references resolved by the server, as a start injects it. A
+// key in the folder itself wins over every import, and among imports the
+// last one that has the key wins, as Infisical's own reads and the CLI
+// decide. A folder that does not exist is ErrFolderNotFound.
 func (c *Client) ListSecrets(ctx context.Context, folder string) ([]Secret, error) {
+	return c.list(ctx, folder, true)
+}
+
+// ListStored reads the secrets stored in the folder itself, values as
+// they are stored: references not expanded, imports left out. It is what
+// a write is compared with.
+func (c *Client) ListStored(ctx context.Context, folder string) ([]Secret, error) {
+	return c.list(ctx, folder, false)
+}
+
+func (c *Client) list(ctx context.Context, folder string, resolved bool) ([]Secret, error) {
 	folder = folderOrRoot(folder)
-	q := url.Values{
-		"workspaceId":            {c.project},
-		"environment":            {c.env},
-		"secretPath":             {folder},
-		"include_imports":        {"true"},
-		"expandSecretReferences": {"true"},
-		"recursive":              {"false"},
-	}
+	flag := strconv.FormatBool(resolved)
+	// Every boolean is sent: the newest v4 defaults some of them to true.
+	// include-imports in both spellings: the stored routers read
+	// include_imports, the newest v4 includeImports. Each router ignores
+	// the names it does not know, so one query serves v3 and v4.
+	q := c.scope(url.Values{
+		"secretPath":               {folder},
+		"include_imports":          {flag},
+		"includeImports":           {flag},
+		"expandSecretReferences":   {flag},
+		"recursive":                {"false"},
+		"viewSecretValue":          {"true"},
+		"includePersonalOverrides": {"false"},
+	})
 	var out listAnswer
-	err := c.do(ctx, call{
-		op: "list secrets", method: http.MethodGet, path: "/v3/secrets/raw", query: q,
+	err := c.secretsCall(ctx, call{
+		op: "list secrets", method: http.MethodGet, path: "/v4/secrets", query: q,
 		auth: true, folder: folder, out: &out,
 		check: func() error {
 			if out.Secrets == nil {
@@ -105,33 +144,49 @@ func (c *Client) ListSecrets(ctx context.Context, folder string) ([]Secret, erro
 	if err != nil {
 		return nil, err
 	}
+	if !resolved {
+		out.Imports = nil
+	}
 
 	seen := make(map[string]bool, len(*out.Secrets))
 	res := make([]Secret, 0, len(*out.Secrets))
-	for _, s := range *out.Secrets {
-		if !seen[s.Key] {
-			seen[s.Key] = true
-			res = append(res, Secret{Key: s.Key, Value: s.Value, Path: folder})
+	take := func(s rawSecret, path string) {
+		if seen[s.Key] {
+			return
 		}
+		seen[s.Key] = true
+		res = append(res, Secret{Key: s.Key, Value: s.Value, Path: path, Hidden: s.Hidden,
+			Unresolved: resolved && !s.Hidden && referencePattern.MatchString(s.Value)})
 	}
-	for _, im := range out.Imports {
+	for _, s := range *out.Secrets {
+		take(s, folder)
+	}
+	for i := len(out.Imports) - 1; i >= 0; i-- {
+		im := out.Imports[i]
 		for _, s := range *im.Secrets {
-			if seen[s.Key] {
-				continue
-			}
-			seen[s.Key] = true
 			p := im.SecretPath
 			if p == "" {
 				p = s.Path
 			}
-			res = append(res, Secret{Key: s.Key, Value: s.Value, Path: p})
+			take(s, p)
 		}
 	}
 	sort.Slice(res, func(i, j int) bool { return res[i].Key < res[j].Key })
 	return res, nil
 }
 
+// scope adds the run's project and environment to q. The project goes in
+// both spellings: v4 reads projectId, v3 workspaceId.
+func (c *Client) scope(q url.Values) url.Values {
+	q.Set("projectId", c.project)
+	q.Set("workspaceId", c.project)
+	q.Set("environment", c.env)
+	return q
+}
+
+// writeSecret is the body of a single write, valid for v3 and v4 alike.
 type writeSecret struct {
+	ProjectID   string `json:"projectId"`
 	WorkspaceID string `json:"workspaceId"`
 	Environment string `json:"environment"`
 	SecretPath  string `json:"secretPath"`
@@ -139,15 +194,18 @@ type writeSecret struct {
 	SecretValue string `json:"secretValue"`
 }
 
+func (c *Client) writeBody(folder, value string) writeSecret {
+	return writeSecret{c.project, c.project, c.env, folder, "shared", value}
+}
+
 // CreateSecret adds s.Key with s.Value in folder s.Path (POST
-// /api/v3/secrets/raw/{key}). Infisical answers 400 when the key exists and
+// /api/v4/secrets/{key}). Infisical answers 400 when the key exists and
 // 404 when the folder does not.
 func (c *Client) CreateSecret(ctx context.Context, s Secret) error {
 	folder := folderOrRoot(s.Path)
-	return c.do(ctx, call{
-		op: "create secret " + s.Key, method: http.MethodPost, path: "/v3/secrets/raw/" + url.PathEscape(s.Key),
-		body: writeSecret{c.project, c.env, folder, "shared", s.Value},
-		auth: true, folder: folder, redact: []string{s.Value},
+	return c.secretsCall(ctx, call{
+		op: "create secret " + s.Key, method: http.MethodPost, path: "/v4/secrets/" + url.PathEscape(s.Key),
+		body: c.writeBody(folder, s.Value), auth: true, folder: folder, redact: []string{s.Value},
 		// A lost answer may hide a create that happened; a retry would then
 		// fail with "already exists", so only proven rejections are retried.
 		retryUnsafe: true,
@@ -155,14 +213,75 @@ func (c *Client) CreateSecret(ctx context.Context, s Secret) error {
 }
 
 // UpdateSecret sets the value of the existing s.Key in folder s.Path
-// (PATCH /api/v3/secrets/raw/{key}).
+// (PATCH /api/v4/secrets/{key}).
 func (c *Client) UpdateSecret(ctx context.Context, s Secret) error {
 	folder := folderOrRoot(s.Path)
-	return c.do(ctx, call{
-		op: "update secret " + s.Key, method: http.MethodPatch, path: "/v3/secrets/raw/" + url.PathEscape(s.Key),
-		body: writeSecret{c.project, c.env, folder, "shared", s.Value},
-		auth: true, folder: folder, redact: []string{s.Value},
+	return c.secretsCall(ctx, call{
+		op: "update secret " + s.Key, method: http.MethodPatch, path: "/v4/secrets/" + url.PathEscape(s.Key),
+		body: c.writeBody(folder, s.Value), auth: true, folder: folder, redact: []string{s.Value},
 	})
+}
+
+type batchEntry struct {
+	Key   string `json:"secretKey"`
+	Value string `json:"secretValue"`
+}
+
+type batchBody struct {
+	ProjectID   string       `json:"projectId"`
+	WorkspaceID string       `json:"workspaceId"`
+	Environment string       `json:"environment"`
+	SecretPath  string       `json:"secretPath"`
+	Mode        string       `json:"mode"`
+	Secrets     []batchEntry `json:"secrets"`
+}
+
+type batchAnswer struct {
+	Secrets  *[]rawSecret `json:"secrets"`
+	Approval *struct {
+		ID string `json:"id"`
+	} `json:"approval"`
+}
+
+// ErrBatchUnsupported says the server has no batch write (an older one):
+// write key by key instead.
+var ErrBatchUnsupported = errors.New("infisical: this server has no batch write (PATCH /api/v4/secrets/batch)")
+
+// UpsertSecrets writes every secret of one folder in one request (PATCH
+// /api/v4/secrets/batch, mode upsert): keys that exist are updated, the
+// others created. Infisical writes all of them or none. An upsert is
+// idempotent, so a lost answer is retried like a read. A change policy on
+// the folder turns the write into an approval request: that is an error,
+// since nothing was written.
+func (c *Client) UpsertSecrets(ctx context.Context, folder string, secrets []Secret) error {
+	folder = folderOrRoot(folder)
+	body := batchBody{ProjectID: c.project, WorkspaceID: c.project, Environment: c.env, SecretPath: folder, Mode: "upsert"}
+	redact := make([]string, 0, len(secrets))
+	for _, s := range secrets {
+		body.Secrets = append(body.Secrets, batchEntry{s.Key, s.Value})
+		redact = append(redact, s.Value)
+	}
+	var out batchAnswer
+	err := c.do(ctx, call{
+		op: fmt.Sprintf("write %d secrets", len(secrets)), method: http.MethodPatch, path: "/v4/secrets/batch",
+		body: body, auth: true, folder: folder, redact: redact, out: &out,
+		check: func() error {
+			if out.Secrets == nil && out.Approval == nil {
+				return errors.New(`no "secrets" list`)
+			}
+			return nil
+		},
+	})
+	if routeNotFound(err) {
+		return ErrBatchUnsupported
+	}
+	if err != nil {
+		return c.explain(err)
+	}
+	if out.Approval != nil {
+		return fmt.Errorf("infisical: write %d secrets (env %s, folder %s): a change policy covers this folder; Infisical made an approval request and wrote nothing", len(secrets), c.env, folder)
+	}
+	return nil
 }
 
 type folderAnswer struct {
@@ -171,12 +290,14 @@ type folderAnswer struct {
 	} `json:"folders"`
 }
 
-// ListFolders names the folders directly below folder (GET /api/v1/folders).
+// ListFolders names the folders directly below folder (GET
+// /api/v1/folders, or /api/v2/folders on a server without v1). A folder
+// that does not exist has none.
 func (c *Client) ListFolders(ctx context.Context, folder string) ([]string, error) {
 	folder = folderOrRoot(folder)
-	q := url.Values{"workspaceId": {c.project}, "environment": {c.env}, "path": {folder}}
+	q := c.scope(url.Values{"path": {folder}})
 	var out folderAnswer
-	err := c.do(ctx, call{
+	err := c.foldersCall(ctx, call{
 		op: "list folders", method: http.MethodGet, path: "/v1/folders", query: q,
 		auth: true, folder: folder, out: &out,
 		check: func() error {
@@ -197,15 +318,32 @@ func (c *Client) ListFolders(ctx context.Context, folder string) ([]string, erro
 	return names, nil
 }
 
-// CreateFolder creates name below parent (POST /api/v1/folders). Infisical
-// makes this idempotent and creates missing parents itself.
+// CreateFolder creates name below parent (POST /api/v1/folders); Infisical
+// creates missing parents itself. A folder that exists already is success:
+// a current server answers 400 "already exists" (older ones returned the
+// folder), which is what a retry after a lost answer, or a second seed at
+// the same time, sees.
 func (c *Client) CreateFolder(ctx context.Context, parent, name string) error {
 	parent = folderOrRoot(parent)
-	return c.do(ctx, call{
+	body := map[string]string{"projectId": c.project, "workspaceId": c.project, "environment": c.env, "name": name, "path": parent}
+	err := c.foldersCall(ctx, call{
 		op: "create folder " + name, method: http.MethodPost, path: "/v1/folders",
-		body: map[string]string{"workspaceId": c.project, "environment": c.env, "name": name, "path": parent},
-		auth: true, folder: parent,
+		body: body, auth: true, folder: parent,
 	})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "already exists") {
+		return nil
+	}
+	return err
+}
+
+// CheckScope asks whether the run's project and environment exist, with
+// the one request that can tell (a list answers SecretPathNotFound for an
+// unknown environment as for a missing folder; the folders list of / does
+// not). It returns a *ScopeError when either is unknown.
+func (c *Client) CheckScope(ctx context.Context) error {
+	_, err := c.ListFolders(ctx, "/")
+	return err
 }
 
 func folderOrRoot(p string) string {
@@ -213,4 +351,26 @@ func folderOrRoot(p string) string {
 		return "/"
 	}
 	return p
+}
+
+// StoredValue is what Infisical stores when sent v: its routers trim every
+// written value as JavaScript's String.prototype.trim does, keeping one
+// trailing newline. Comparing a wanted value with a stored one means
+// comparing StoredValue(wanted).
+func StoredValue(v string) string {
+	if strings.HasSuffix(v, "\n") {
+		return strings.TrimFunc(v, isJSSpace) + "\n"
+	}
+	return strings.TrimFunc(v, isJSSpace)
+}
+
+// isJSSpace is ECMAScript's WhiteSpace and LineTerminator: the Unicode
+// space separators, tab, vertical tab, form feed, BOM, CR, LF, U+2028 and
+// U+2029; not NEL (U+0085), which Go's unicode.IsSpace counts.
+func isJSSpace(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', '\ufeff', '\u2028', '\u2029':
+		return true
+	}
+	return unicode.Is(unicode.Zs, r)
 }

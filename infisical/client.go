@@ -62,6 +62,9 @@ type Config struct {
 	// pool (the content of --ca-cert), for self-hosted Infisical behind a
 	// private CA. The client reads no file: the caller does, bounded.
 	CACert []byte
+	// Trace, when set, is told of every request as its answer arrives
+	// (--log-level trace). An Exchange holds no value and no credential.
+	Trace func(Exchange)
 }
 
 // Client is safe for concurrent use: one login, then parallel lists over the
@@ -75,8 +78,11 @@ type Client struct {
 	retry     retryPolicy
 	gate      *gate // rate-limit state shared by all requests; see gate.go
 	requests  atomic.Int64
+	apis      apiVersions
+	trace     func(Exchange)
 	mu        sync.RWMutex
 	token     string
+	tokenErr  error    // why token cannot be sent, if it cannot
 	redaction redactor // every credential and value seen; scrubbed from every error
 }
 
@@ -103,6 +109,7 @@ func New(cfg Config) (*Client, error) {
 		maxBody: defaultMaxBody,
 		retry:   retryPolicy{}.withDefaults(),
 		gate:    newGate(),
+		trace:   cfg.Trace,
 	}, nil
 }
 
@@ -188,14 +195,21 @@ func newTransport(caPEM []byte, https bool) (*http.Transport, error) {
 func (c *Client) SetToken(token string) {
 	c.redaction.add(token)
 	c.mu.Lock()
-	c.token = token
+	c.token, c.tokenErr = token, tokenProblem(token)
 	c.mu.Unlock()
 }
 
-func (c *Client) bearer() string {
+// bearer is the token to send, or why there is none to send.
+func (c *Client) bearer() (string, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.token
+	if c.tokenErr != nil {
+		return "", c.tokenErr
+	}
+	if c.token == "" {
+		return "", errors.New("not logged in (no access token)")
+	}
+	return c.token, nil
 }
 
 // CloseIdle closes the connections kept for reuse. A supervisor lives as
@@ -225,7 +239,7 @@ type carriesSecrets interface{ secretValues() []string }
 type call struct {
 	op     string // human name for errors, e.g. "list secrets"
 	method string
-	path   string // below /api, e.g. /v3/secrets/raw
+	path   string // below /api, e.g. /v4/secrets
 	query  url.Values
 	body   any
 	auth   bool // send the Bearer token
@@ -266,7 +280,9 @@ func (c *Client) do(ctx context.Context, k call) (err error) {
 		if err != nil {
 			return c.gateFailure(k, err, lastErr)
 		}
+		began := time.Now()
 		status, retryAfter, err := c.attempt(ctx, k, target, payload)
+		c.traced(k, failures+throttles+1, status, err, time.Since(began))
 		c.gate.release(sent, status, retryAfter, err, c.retry)
 		if err == nil {
 			return nil
@@ -345,9 +361,9 @@ func (c *Client) attempt(ctx context.Context, k call, target string, payload []b
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if k.auth {
-		tok := c.bearer()
-		if tok == "" {
-			return 0, 0, fmt.Errorf("infisical: %s: not logged in (no access token)", k.op)
+		tok, err := c.bearer()
+		if err != nil {
+			return 0, 0, fmt.Errorf("infisical: %s: %w", k.op, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}

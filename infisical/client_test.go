@@ -102,7 +102,7 @@ func TestRetries(t *testing.T) {
 			start := time.Now()
 			got, err := c.ListSecrets(ctx(t, 20*time.Second), "/shared/db")
 			elapsed := time.Since(start)
-			if calls := s.Count("GET", "/api/v3/secrets/raw"); calls != tt.wantCalls {
+			if calls := s.Count("GET", "/api/v4/secrets"); calls != tt.wantCalls {
 				t.Errorf("server saw %d list requests, want %d", calls, tt.wantCalls)
 			}
 			if n := c.Requests() - before; n != int64(tt.wantCalls) {
@@ -127,17 +127,24 @@ func TestRetries(t *testing.T) {
 
 func TestWrongTokenNotRetried(t *testing.T) {
 	s, c := fixture(t)
-	c.SetToken("not-a-token-CANARY")
-	_, err := c.ListSecrets(ctx(t, 5*time.Second), "/")
-	var ae *infisical.APIError
-	if !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized {
-		t.Fatalf("err = %v, want 401", err)
-	}
-	if n := s.Count("GET", "/api/v3/secrets/raw"); n != 1 {
-		t.Fatalf("401 sent %d times, want 1", n)
-	}
-	if strings.Contains(err.Error(), "CANARY") {
-		t.Fatalf("error leaks the token: %v", err)
+	// Not a JWT: the real server's jsonwebtoken.verify calls it malformed,
+	// a 403 TokenError. A revoked one is a 401.
+	s.AddToken("revoked-CANARY-token")
+	s.RevokeToken("revoked-CANARY-token")
+	for tok, status := range map[string]int{"not-a-token-CANARY": http.StatusForbidden, "revoked-CANARY-token": http.StatusUnauthorized} {
+		s.ResetCounts()
+		c.SetToken(tok)
+		_, err := c.ListSecrets(ctx(t, 5*time.Second), "/")
+		var ae *infisical.APIError
+		if !errors.As(err, &ae) || ae.Status != status || !errors.Is(err, infisical.ErrTokenRefused) {
+			t.Fatalf("%s: err = %v, want %d and ErrTokenRefused", tok, err, status)
+		}
+		if n := s.Count("GET", "/api/v4/secrets"); n != 1 {
+			t.Fatalf("%s: sent %d times, want 1", tok, n)
+		}
+		if strings.Contains(err.Error(), "CANARY") {
+			t.Fatalf("error leaks the token: %v", err)
+		}
 	}
 }
 
@@ -177,7 +184,7 @@ func TestDeadline(t *testing.T) {
 		if !strings.Contains(err.Error(), "Retry-After 5s is past the deadline") {
 			t.Fatalf("err = %v, want it to say why it gave up", err)
 		}
-		if n := s.Count("GET", "/api/v3/secrets/raw"); n != 2 {
+		if n := s.Count("GET", "/api/v4/secrets"); n != 2 {
 			t.Fatalf("server saw %d lists, want 2", n)
 		}
 	})
@@ -199,7 +206,7 @@ func TestDeadline(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if n := s.Count("GET", "/api/v3/secrets/raw"); n < 4 {
+		if n := s.Count("GET", "/api/v4/secrets"); n < 4 {
 			t.Fatalf("server saw %d lists, want some 429s retried", n)
 		}
 	})
@@ -237,7 +244,7 @@ func TestBadAnswers(t *testing.T) {
 			if strings.Contains(err.Error(), "<html") || strings.Contains(err.Error(), "xxxx") {
 				t.Fatalf("error echoes the body: %v", err)
 			}
-			if n := s.Count("GET", "/api/v3/secrets/raw"); n != 1 {
+			if n := s.Count("GET", "/api/v4/secrets"); n != 1 {
 				t.Fatalf("bad answer was retried: %d requests", n)
 			}
 		})
@@ -252,7 +259,7 @@ func TestResetMidAnswer(t *testing.T) {
 		if err != nil || len(got) != 2 {
 			t.Fatalf("got %v, %v", got, err)
 		}
-		if n := s.Count("GET", "/api/v3/secrets/raw"); n != 2 {
+		if n := s.Count("GET", "/api/v4/secrets"); n != 2 {
 			t.Fatalf("server saw %d lists, want 2", n)
 		}
 	})
@@ -283,22 +290,23 @@ func TestSecretsAndFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// C's ${A} means A in C's own folder /common2, which has none: Infisical
-	// expands a missing reference to "".
+	// The folder's own A wins; B is in both imports and the later one,
+	// /common2, wins, as Infisical and its CLI decide. C's ${A} means A in
+	// C's own folder /common2, which has none: Infisical leaves it as it is.
 	want := []infisical.Secret{
 		{Key: "A", Value: "own-a", Path: "/app"},
-		{Key: "B", Value: "import1-b", Path: "/common1"},
-		{Key: "C", Value: "+eu", Path: "/common2"},
+		{Key: "B", Value: "import2-b", Path: "/common2"},
+		{Key: "C", Value: "${A}+eu", Path: "/common2", Unresolved: true},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("ListSecrets = %v\nwant %v", got, want)
 	}
 
-	if sec, ok := get(t, c, cx, "/services/billing", "DSN"); !ok || sec.Value != "postgres://db/app?app=billing" || sec.Path != "/services/billing" {
+	if sec, ok := get(t, c, cx, "/services/billing", "DSN"); !ok || sec.Value != "postgres://db/app?app=billing" || sec.Path != "/services/billing" || sec.Unresolved {
 		t.Fatalf("a reference expanded: %+v, %v", sec, ok)
 	}
-	if got, err := c.ListSecrets(cx, "/nope"); err != nil || len(got) != 0 {
-		t.Errorf("missing folder: %v, %v; want no secrets, as Infisical answers", got, err)
+	if got, err := c.ListSecrets(cx, "/nope"); !errors.Is(err, infisical.ErrFolderNotFound) || len(got) != 0 {
+		t.Errorf("missing folder: %v, %v; want ErrFolderNotFound, as Infisical answers SecretPathNotFound", got, err)
 	}
 
 	if err := c.CreateSecret(cx, infisical.Secret{Path: "/app", Key: "NEW", Value: "v1"}); err != nil {
@@ -325,8 +333,10 @@ func TestSecretsAndFolders(t *testing.T) {
 	if err := c.CreateFolder(cx, "/x/y", "z"); err != nil {
 		t.Fatal(err)
 	}
+	// Infisical answers 400 "already exists" to the second create; for a
+	// caller who wants the folder to be there, that is success.
 	if err := c.CreateFolder(cx, "/x/y", "z"); err != nil {
-		t.Fatalf("folder creation must be idempotent: %v", err)
+		t.Fatalf("creating an existing folder: %v", err)
 	}
 	for _, tt := range []struct {
 		path string
@@ -342,7 +352,6 @@ func TestSecretsAndFolders(t *testing.T) {
 			t.Errorf("ListFolders(%s) = %v, %v; want %v", tt.path, got, err, tt.want)
 		}
 	}
-
 }
 
 func TestKubernetesLoginAndToken(t *testing.T) {
@@ -557,7 +566,7 @@ func TestErrorFormat(t *testing.T) {
 	}
 	c.SetToken(s.Tokens()[0])
 	_, err = c.ListSecrets(ctx(t, 5*time.Second), "/locked")
-	re := regexp.MustCompile(`^infisical: list secrets: GET /api/v3/secrets/raw \(env nope, folder /locked\): status 404 Not Found \[reqId req-[A-Za-z0-9]{14}\]: Environment with slug 'nope' in project with ID '[^']+' not found$`)
+	re := regexp.MustCompile(`^infisical: list secrets: GET /api/v4/secrets \(env nope, folder /locked\): status 404 Not Found \[reqId req-[A-Za-z0-9]{14}\]: Folder with path '/locked' in environment with slug 'nope' not found$`)
 	if err == nil || !re.MatchString(err.Error()) {
 		t.Fatalf("err = %v\nwant match %s", err, re)
 	}

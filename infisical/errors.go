@@ -28,6 +28,11 @@ type APIError struct {
 	// them of every secret the client knows at that moment, then cuts them
 	// to one short line.
 	ReqID, Message string
+	// Name is Infisical's error field (SecretPathNotFound, NotFound,
+	// TokenError, "Not Found" for an unknown route), which tells answers
+	// with the same status apart; as received, for matching only, like
+	// Message.
+	Name string
 	// Environment and Folder say where, when the operation had them.
 	Environment, Folder string
 
@@ -49,7 +54,7 @@ func (e *APIError) Error() string {
 	if t := http.StatusText(e.Status); t != "" {
 		fmt.Fprintf(&b, " %s", t)
 	}
-	if id := clean(scrub(e.ReqID), 64); id != "" {
+	if id := e.shownReqID(); id != "" {
 		fmt.Fprintf(&b, " [reqId %s]", id)
 	}
 	// Scrubbed before it is cut: a secret cut in half is no longer found.
@@ -61,9 +66,24 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// Is lets callers write errors.Is(err, ErrNotFound).
+// shownReqID is the reqId as Error() prints it: scrubbed, one short line.
+func (e *APIError) shownReqID() string {
+	if e.secrets == nil {
+		return clean(e.ReqID, 64)
+	}
+	return clean(e.secrets.scrub(e.ReqID), 64)
+}
+
+// Is lets callers write errors.Is(err, ErrNotFound), and
+// errors.Is(err, ErrFolderNotFound) for a list of a missing folder.
 func (e *APIError) Is(target error) bool {
-	return target == ErrNotFound && e.Status == http.StatusNotFound
+	switch target {
+	case ErrNotFound:
+		return e.Status == http.StatusNotFound
+	case ErrFolderNotFound:
+		return e.Status == http.StatusNotFound && e.Name == "SecretPathNotFound"
+	}
+	return false
 }
 
 // RedirectError is a 3xx answer, which the client never follows: a
@@ -135,6 +155,9 @@ func (c *Client) apiError(k call, resp *http.Response, data []byte) *APIError {
 	if len(body.ReqID) <= maxRawReqID {
 		e.ReqID = body.ReqID
 	}
+	if len(body.Error) <= maxRawReqID {
+		e.Name = body.Error
+	}
 	if msg := messageText(body.Message); len(msg) <= maxRawMessage {
 		e.Message = msg
 	} else {
@@ -143,7 +166,8 @@ func (c *Client) apiError(k call, resp *http.Response, data []byte) *APIError {
 	return e
 }
 
-// maxRawReqID caps the reqId kept; Infisical's are about 20 characters.
+// maxRawReqID caps the reqId and error name kept; Infisical's are about
+// 20 characters.
 const maxRawReqID = 256
 
 // messageText renders a string message, or a zod issue list as "path: message"

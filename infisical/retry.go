@@ -68,22 +68,23 @@ func (p retryPolicy) withDefaults() retryPolicy {
 }
 
 // delay picks the backoff before retrying a failure (not a Retry-After: the
-// gate handles those). ok is false when that wait would end after ctx's
-// deadline; the caller then gives up at once.
+// gate handles those). It never takes more than half of the time left
+// before ctx's deadline, so that a long draw shortens instead of ending the
+// retries with time to spare, and the next attempt has time to be answered;
+// ok is false only when no time is left.
 func (p retryPolicy) delay(ctx context.Context, attempt int) (time.Duration, bool) {
 	remaining := time.Duration(1<<62 - 1)
 	if dl, has := ctx.Deadline(); has {
 		remaining = time.Until(dl)
 	}
+	if remaining <= 0 {
+		return 0, false
+	}
 	ceiling := p.Base << min(attempt, 30)
 	if ceiling > p.Max || ceiling <= 0 {
 		ceiling = p.Max
 	}
-	wait := rand.N(ceiling + 1)
-	if wait >= remaining {
-		return 0, false
-	}
-	return wait, true
+	return min(rand.N(ceiling+1), remaining/2), true
 }
 
 // parseRetryAfter reads delta-seconds or an HTTP date; 0 means absent or

@@ -82,7 +82,7 @@ func TestRedirectNeverFollowed(t *testing.T) {
 		{"307 on the login", "/api/v1/auth/universal-auth/login", http.StatusTemporaryRedirect, func(c *infisical.Client) error {
 			return c.LoginUniversal(ctx(t, 10*time.Second), clientID, clientSecret)
 		}},
-		{"302 on a list", "/api/v3/secrets/raw", http.StatusFound, func(c *infisical.Client) error {
+		{"302 on a list", "/api/v4/secrets", http.StatusFound, func(c *infisical.Client) error {
 			if err := c.LoginUniversal(ctx(t, 10*time.Second), clientID, clientSecret); err != nil {
 				return err
 			}
@@ -92,7 +92,7 @@ func TestRedirectNeverFollowed(t *testing.T) {
 			}
 			return err
 		}},
-		{"308 on a write", "/api/v3/secrets/raw/NEW_KEY", http.StatusPermanentRedirect, func(c *infisical.Client) error {
+		{"308 on a write", "/api/v4/secrets/NEW_KEY", http.StatusPermanentRedirect, func(c *infisical.Client) error {
 			if err := c.LoginUniversal(ctx(t, 10*time.Second), clientID, clientSecret); err != nil {
 				return err
 			}

@@ -51,7 +51,7 @@ type storm struct {
 }
 
 func (st *storm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/api/v3/secrets/raw" {
+	if r.URL.Path == "/api/v4/secrets" {
 		st.mu.Lock()
 		st.lists++
 		if st.first.IsZero() {
@@ -162,7 +162,7 @@ func TestThrottleBeyondDeadlineFailsFast(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests {
 		t.Fatalf("err = %v, want the 429", err)
 	}
-	before := s.Count("GET", "/api/v3/secrets/raw")
+	before := s.Count("GET", "/api/v4/secrets")
 	// A new call on the same client is held by the gate: not sent at all.
 	_, err2 := c.ListSecrets(cx, "/services/billing")
 	if el := time.Since(start); el > time.Second {
@@ -175,7 +175,7 @@ func TestThrottleBeyondDeadlineFailsFast(t *testing.T) {
 		!strings.Contains(err2.Error(), "Retry-After 5s is past the deadline") {
 		t.Fatalf("err = %v, want it to name its folder and why it was not sent", err2)
 	}
-	if n := s.Count("GET", "/api/v3/secrets/raw"); n != before {
+	if n := s.Count("GET", "/api/v4/secrets"); n != before {
 		t.Fatalf("server saw %d more lists, want none", n-before)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"secret-init/dotenv"
@@ -115,9 +117,10 @@ const (
 )
 
 // Client makes the Infisical client of the run: its address, project and
-// environment, and caCert (--ca-cert) trusted beside the system's roots.
-// The CA file is read within ctx. Its errors are usage errors.
-func (b Bootstrap) Client(ctx context.Context, caCert string) (*infisical.Client, error) {
+// environment, caCert (--ca-cert) trusted beside the system's roots, and
+// trace (nil: none) told of every request. The CA file is read within
+// ctx. Its errors are usage errors.
+func (b Bootstrap) Client(ctx context.Context, caCert string, trace func(infisical.Exchange)) (*infisical.Client, error) {
 	var pem []byte
 	if caCert != "" {
 		var err error
@@ -125,7 +128,7 @@ func (b Bootstrap) Client(ctx context.Context, caCert string) (*infisical.Client
 			return nil, &UsageError{fmt.Errorf("--ca-cert %s: %w", caCert, err)}
 		}
 	}
-	c, err := infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACert: pem})
+	c, err := infisical.New(infisical.Config{Addr: b.Addr, ProjectID: b.ProjectID, Environment: b.Environment, CACert: pem, Trace: trace})
 	if errors.Is(err, infisical.ErrNoCertificate) {
 		err = fmt.Errorf("--ca-cert %s: %w", caCert, err)
 	}
@@ -160,6 +163,12 @@ func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 func (b Bootstrap) kubernetesToken(ctx context.Context) (string, error) {
 	where := "INFISICAL_KUBERNETES_TOKEN_PATH " + b.K8sTokenPath
 	data, err := smallfile.Read(ctx, b.K8sTokenPath, MaxKubernetesToken)
+	if errors.Is(err, fs.ErrPermission) {
+		// The kubelet makes a projected token root-owned 0600 unless every
+		// container of the pod runs as one runAsUser, or the pod has an
+		// fsGroup.
+		return "", &UsageError{fmt.Errorf("%s: %w (uid %d, gid %d cannot read it: give every container of the pod the same runAsUser, or set the pod's fsGroup)", where, err, os.Getuid(), os.Getgid())}
+	}
 	if err != nil {
 		return "", &UsageError{fmt.Errorf("%s: %w", where, err)}
 	}

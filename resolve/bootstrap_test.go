@@ -21,7 +21,7 @@ func TestLoginScrubsUnusedCredentials(t *testing.T) {
 	}))
 	defer srv.Close()
 	b := Bootstrap{Addr: srv.URL, ProjectID: "p", Environment: "dev", Token: token, ClientSecret: unused}
-	c, err := b.Client(context.Background(), "")
+	c, err := b.Client(context.Background(), "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

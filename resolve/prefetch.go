@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +18,8 @@ import (
 	"secret-init/parallel"
 )
 
-// Origin names where a key's value came from, for check and the logs.
+// Origin names where a key's value came from, for check and the logs:
+// the process environment, an Infisical folder, .env, or nowhere.
 const (
 	OriginEnv     = "env"
 	OriginDotenv  = "dotenv"
@@ -28,20 +30,59 @@ const (
 // originInfisical names the folder a value came from.
 func originInfisical(folder string) string { return "infisical:" + folder }
 
+// originText says an origin in words, the same in every output: from env,
+// from Infisical, from .env, missing.
+func originText(origin string) string {
+	switch origin {
+	case OriginEnv:
+		return "from env"
+	case OriginDotenv:
+		return "from .env"
+	case OriginMissing, "":
+		return "missing"
+	}
+	return "from Infisical " + strings.TrimPrefix(origin, "infisical:")
+}
+
+// describeKeys names keys with where their value comes from: "A (from
+// .env), B (missing)".
+func describeKeys(keys []string, origin func(string) string) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " (" + originText(origin(k)) + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// refusedByRequired is the rule of --required: a declared key that is not
+// optional and comes from neither the environment nor Infisical (from .env,
+// or from nowhere) stops the start.
+func refusedByRequired(optional bool, origin string) bool {
+	return !optional && (origin == OriginDotenv || origin == OriginMissing)
+}
+
 // Result is what a prefetch found. Values stay in Layer; everything else
 // is safe to print.
 type Result struct {
-	Layer     Layer             // values fetched from Infisical, to merge under the process env
-	Origins   map[string]string // every declared key -> where its value comes from
-	Fetched   int               // declared keys whose value comes from Infisical
-	FromEnv   int               // declared keys already in the process environment
-	Missing   []string          // declared keys in neither the environment nor Infisical
-	Absent    []string          // required dependencies that no source has (always fatal)
-	Folders   int               // folders requested
-	Requests  int64             // HTTP requests sent, retries included
-	Duration  time.Duration
-	Failed    error            // Infisical unreachable or login refused (nil when it answered)
-	FolderErr map[string]error // folders that failed (403, ...), by folder
+	Layer         Layer             // values fetched from Infisical, to merge under the process env
+	Origins       map[string]string // every declared key -> where its value comes from
+	FromEnv       int               // declared keys already in the process environment
+	FromInfisical int               // declared keys whose value comes from Infisical
+	FromDotenv    int               // declared keys only .env has
+	Missing       []string          // declared keys set nowhere (environment, Infisical, .env)
+	Absent        []string          // required dependencies set nowhere (always fatal)
+	Refused       []string          // what --required refuses (see refusedByRequired)
+	Folders       int               // folders requested
+	Requests      int64             // HTTP requests sent, retries included
+	Duration      time.Duration
+	Failed        error            // Infisical unreachable, login refused, unknown project or environment (nil when it answered)
+	FolderErr     map[string]error // folders that failed (403, ...), by folder
+	// Unusable are the values Infisical sent that cannot be injected, as
+	// "KEY in FOLDER: why" (a reference it left unresolved, a value it
+	// hid); those keys count as missing there.
+	Unusable []string
+
+	optionalMissing int // of Missing, the optional keys
 }
 
 // prefetch logs in once and lists every folder of the plan in one
@@ -50,12 +91,12 @@ type Result struct {
 // whole land in Result.Failed; a bad value (NUL byte) or an invalid key in
 // a --path folder is returned as an error, since such a value cannot go
 // into an environment at all.
-func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, proc []string, d *dotenv.File) (*Result, error) {
+func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, proc []string, d *dotenv.File, log zerolog.Logger) (*Result, error) {
 	start := time.Now()
 	res := &Result{Origins: map[string]string{}, FolderErr: map[string]error{}}
 	defer func() { res.Duration = time.Since(start); res.Requests = c.Requests() }()
 
-	answers := map[string]map[string]string{}
+	answers := map[string]folderAnswer{}
 	if len(p.Folders) > 0 {
 		if err := b.Login(ctx, c); err != nil {
 			var ue *UsageError
@@ -64,7 +105,7 @@ func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 			}
 			res.Failed = fmt.Errorf("login to Infisical: %w", err)
 		} else {
-			answers = listAll(ctx, c, p.Folders, res)
+			answers = listAll(ctx, c, p.Folders, res, log)
 		}
 	}
 	res.Folders = len(p.Folders)
@@ -75,44 +116,86 @@ func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 	return res, nil
 }
 
+// folderAnswer is one folder's secrets by key.
+type folderAnswer map[string]infisical.Secret
+
 // listAll lists folders in parallel, at most infisical.MaxParallel at once.
-func listAll(ctx context.Context, c *infisical.Client, folders []string, res *Result) map[string]map[string]string {
-	out := make(map[string]map[string]string, len(folders))
+// A folder that does not exist holds nothing. When no folder held
+// anything, one more request asks whether the environment and project
+// exist at all: Infisical answers a list in an unknown environment as it
+// answers one of a missing folder, and a typo in INFISICAL_ENVIRONMENT
+// must not pass for a project that nobody seeded.
+func listAll(ctx context.Context, c *infisical.Client, folders []string, res *Result, log zerolog.Logger) map[string]folderAnswer {
+	out := make(map[string]folderAnswer, len(folders))
 	var mu sync.Mutex
+	empty := 0
 	parallel.For(len(folders), infisical.MaxParallel, func(i int) {
 		f := folders[i]
 		secrets, err := c.ListSecrets(ctx, f)
 		mu.Lock()
 		defer mu.Unlock()
-		if err != nil {
-			if errors.Is(err, infisical.ErrNotFound) {
-				// A folder nobody created yet holds nothing: its keys
-				// are missing, which the summary reports.
-				out[f] = map[string]string{}
-				return
-			}
+		switch {
+		case errors.Is(err, infisical.ErrFolderNotFound):
+			log.Trace().Str("folder", f).Msg("folder not found in Infisical: its keys are missing")
+			out[f] = folderAnswer{}
+			empty++
+			return
+		case err != nil:
+			log.Trace().Str("folder", f).Msg("folder not listed")
 			res.FolderErr[f] = err
 			return
 		}
-		m := make(map[string]string, len(secrets))
+		log.Trace().Str("folder", f).Int("secrets", len(secrets)).Msg("folder listed")
+		m := make(folderAnswer, len(secrets))
 		for _, s := range secrets {
-			m[s.Key] = s.Value
+			m[s.Key] = s
 		}
 		out[f] = m
+		if len(m) == 0 {
+			empty++ // an older server's answer for a missing folder
+		}
 	})
+	if empty == len(folders) && len(folders) > 0 {
+		var se *infisical.ScopeError
+		if err := c.CheckScope(ctx); errors.As(err, &se) {
+			res.Failed = err
+		}
+		return out
+	}
 	// When every folder failed the same way, Infisical as a whole failed
-	// (down, timeout, 5xx): say so once rather than per folder.
+	// (down, timeout, 5xx, unknown project, not Infisical at that address):
+	// say so once rather than per folder.
 	if len(res.FolderErr) == len(folders) && len(folders) > 0 {
-		for _, f := range folders {
-			res.Failed = fmt.Errorf("list %s: %w", f, res.FolderErr[f])
-			break
+		err := res.FolderErr[folders[0]]
+		var se *infisical.ScopeError
+		var ni *infisical.NotInfisicalError
+		if errors.As(err, &se) || errors.As(err, &ni) {
+			res.Failed = err
+		} else {
+			res.Failed = fmt.Errorf("list %s: %w", folders[0], err)
 		}
 	}
 	return out
 }
 
+// usable says whether Infisical's value for key in folder f can be
+// injected, and records why not: a value Infisical hid from this identity,
+// or one that still holds a reference Infisical could not resolve (its
+// text would reach the service as "${...}"). Neither names the value.
+func (res *Result) usable(key, f string, s infisical.Secret) bool {
+	switch {
+	case s.Hidden:
+		res.Unusable = append(res.Unusable, key+" in "+f+": Infisical hid its value; this identity may see the key but not read the value")
+		return false
+	case s.Unresolved:
+		res.Unusable = append(res.Unusable, key+" in "+f+": the value holds a ${...} reference Infisical could not resolve (a missing or empty secret, or one in a folder this identity may not read)")
+		return false
+	}
+	return true
+}
+
 // take picks each declared key's value from the answers, by priority.
-func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []string, d *dotenv.File) error {
+func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string, d *dotenv.File) error {
 	layer := Layer{Values: map[string]string{}}
 	add := func(k, v string) {
 		if _, ok := layer.Values[k]; !ok {
@@ -121,41 +204,31 @@ func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []st
 		layer.Values[k] = v
 	}
 	for _, n := range p.Needs {
-		if _, done := res.Origins[n.Key]; done && res.Origins[n.Key] != OriginMissing && res.Origins[n.Key] != OriginDotenv {
-			continue // a key declared twice (two transports) keeps its first value
+		origin, err := res.pick(n, p.Paths, answers, d)
+		if err != nil {
+			return err
 		}
-		if n.InEnv {
-			res.Origins[n.Key] = OriginEnv
+		res.Origins[n.Key] = origin
+		switch origin {
+		case OriginEnv:
 			res.FromEnv++
-			continue
-		}
-		found := false
-		for _, f := range n.Folders {
-			v, ok := answers[f][n.Key]
-			if !ok || v == "" {
-				continue // an empty value is a key the seed made but nobody filled
-			}
-			if strings.IndexByte(v, 0) >= 0 {
-				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", n.Key, f)
-			}
-			add(n.Key, v)
-			res.Origins[n.Key] = originInfisical(f)
-			res.Fetched++
-			found = true
-			break
-		}
-		if found {
-			continue
-		}
-		if _, ok := d.Values[n.Key]; ok {
-			res.Origins[n.Key] = OriginDotenv
-		} else {
-			res.Origins[n.Key] = OriginMissing
+		case OriginDotenv:
+			res.FromDotenv++
+		case OriginMissing:
+			res.Missing = append(res.Missing, n.Key)
 			if n.Required {
 				res.Absent = append(res.Absent, n.Key)
 			}
+			if n.Optional {
+				res.optionalMissing++
+			}
+		default:
+			add(n.Key, answers[strings.TrimPrefix(origin, "infisical:")][n.Key].Value)
+			res.FromInfisical++
 		}
-		res.Missing = append(res.Missing, n.Key)
+		if refusedByRequired(n.Optional, origin) {
+			res.Refused = append(res.Refused, n.Key)
+		}
 	}
 	for _, f := range p.Paths {
 		keys := make([]string, 0, len(answers[f]))
@@ -164,54 +237,100 @@ func (res *Result) take(p *Plan, answers map[string]map[string]string, proc []st
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			v := answers[f][k]
+			sec := answers[f][k]
+			v := sec.Value
 			if !contracts.IsVarName(k, false) {
 				return fmt.Errorf("Infisical secret %q in %s: not a valid environment variable name", contracts.Clip(k, 64), f)
 			}
 			if strings.IndexByte(v, 0) >= 0 {
 				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", k, f)
 			}
+			if _, declared := res.Origins[k]; declared {
+				continue // picked above, from this folder or a better source
+			}
 			if _, ok := LookupEnv(proc, k); ok {
 				continue
 			}
-			if _, ok := layer.Values[k]; ok || v == "" {
+			if _, ok := layer.Values[k]; ok || v == "" || !res.usable(k, f, sec) {
 				continue
 			}
 			add(k, v)
-			if _, declared := res.Origins[k]; !declared {
-				res.Origins[k] = originInfisical(f)
-			}
+			res.Origins[k] = originInfisical(f)
 		}
 	}
 	res.Layer = layer
 	return nil
 }
 
-// logSummary writes the one summary line, and the warnings, without any value.
-func (res *Result) logSummary(log zerolog.Logger) {
+// pick says where n's value comes from: the environment, the first of its
+// folders with a value it can inject (an empty value is a key the seed
+// made but nobody filled), then the --path folders, .env, or nowhere.
+func (res *Result) pick(n Need, paths []string, answers map[string]folderAnswer, d *dotenv.File) (string, error) {
+	if n.InEnv {
+		return OriginEnv, nil
+	}
+	for _, f := range slices.Concat(n.Folders, paths) {
+		sec, ok := answers[f][n.Key]
+		v := sec.Value
+		if !ok || v == "" || !res.usable(n.Key, f, sec) {
+			continue
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return "", fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", n.Key, f)
+		}
+		return originInfisical(f), nil
+	}
+	if _, ok := d.Values[n.Key]; ok {
+		return OriginDotenv, nil
+	}
+	return OriginMissing, nil
+}
+
+// logSummary writes the one summary line, and the warnings, without any
+// value. It warns when a key that matters is missing: one that is not
+// optional, or any under --required.
+func (res *Result) logSummary(log zerolog.Logger, required bool) {
 	for f, err := range res.FolderErr {
 		if res.Failed == nil {
 			log.Warn().Str("folder", f).Msg(err.Error())
 		}
 	}
+	for _, u := range res.Unusable {
+		log.Warn().Msg("not injected: " + u)
+	}
 	ev := log.Info()
+	if len(res.Missing) > res.optionalMissing || (required && len(res.Missing) > 0) {
+		ev = log.Warn()
+	}
 	if len(res.Missing) > 0 {
-		ev = log.Warn().Strs("missing_keys", res.Missing)
+		ev = ev.Strs("missing_keys", res.Missing)
 	}
-	fromDotenv := 0
-	for _, k := range res.Missing {
-		if res.Origins[k] == OriginDotenv {
-			fromDotenv++
-		}
-	}
-	// missing counts what --required refuses: in neither the environment
-	// nor Infisical; from_dotenv says how many of those .env still fills.
-	ev.Int("fetched", res.Fetched).
-		Int("from_env", res.FromEnv).
+	ev.Int("from_env", res.FromEnv).
+		Int("from_infisical", res.FromInfisical).
+		Int("from_dotenv", res.FromDotenv).
 		Int("missing", len(res.Missing)).
-		Int("from_dotenv", fromDotenv).
 		Int("folders", res.Folders).
 		Int64("requests", res.Requests).
 		Int64("duration_ms", res.Duration.Milliseconds()).
 		Msg("prefetch from Infisical")
+}
+
+// TraceRequests writes one trace line per request the client sends: what
+// "why is my key missing" needs from the logs, and no value or credential
+// (an Exchange holds none).
+func TraceRequests(log zerolog.Logger) func(infisical.Exchange) {
+	if log.GetLevel() > zerolog.TraceLevel {
+		return nil
+	}
+	return func(x infisical.Exchange) {
+		ev := log.Trace().Str("method", x.Method).Str("path", x.Path).Int("status", x.Status).
+			Float64("duration_ms", float64(x.Duration.Microseconds())/1000).Int("attempt", x.Attempt)
+		if x.Folder != "" {
+			ev = ev.Str("folder", x.Folder)
+		}
+		if x.ReqID != "" {
+			ev = ev.Str("req_id", x.ReqID)
+		}
+		ev.Msg("infisical " + x.Op)
+	}
 }

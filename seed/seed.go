@@ -169,7 +169,7 @@ func Run(ctx context.Context, o resolve.Options, so Options, proc []string) (*Re
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	if offline == nil {
-		if c, err = b.Client(ctx, o.CACert); err != nil {
+		if c, err = b.Client(ctx, o.CACert, resolve.TraceRequests(o.Log)); err != nil {
 			return nil, err
 		}
 	}
@@ -332,7 +332,11 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 	var mu sync.Mutex
 	parallel.For(len(existing), infisical.MaxParallel, func(i int) {
 		f := existing[i]
-		list, err := st.c.ListSecrets(ctx, f)
+		// The stored values, without imports (an imported secret lives
+		// elsewhere: the folder itself still lacks the key) and without
+		// expanding references, so that a value written as "${...}"
+		// compares equal to itself on the next run.
+		list, err := st.c.ListStored(ctx, f)
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -342,11 +346,7 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 		}
 		own := map[string]string{}
 		for _, s := range list {
-			// An imported secret lives elsewhere: the folder itself
-			// still lacks the key, and creating it is what seed is for.
-			if s.Path == f {
-				own[s.Key] = s.Value
-			}
+			own[s.Key] = s.Value
 		}
 		st.secrets[f] = own
 	})
@@ -448,6 +448,8 @@ func (st *seedState) decide(k seedKey, so Options, values valueSource) Step {
 		return s
 	}
 	current, exists := st.secrets[k.folder][k.key]
+	// Infisical trims what it is sent: compare what it would store.
+	stored := infisical.StoredValue(v)
 	switch {
 	case !exists && !so.CreateMissing:
 		s.Action, s.Note = Skip, "missing; --no-create-missing-keys"
@@ -461,7 +463,7 @@ func (st *seedState) decide(k seedKey, so Options, values valueSource) Step {
 		}
 	case !have:
 		s.Action, s.Note = Skip, "exists"
-	case current == v:
+	case current == stored:
 		s.Action, s.Note = Skip, "exists, same value"
 	case current == "":
 		// An empty key is one an earlier seed made without a value:
@@ -475,17 +477,38 @@ func (st *seedState) decide(k seedKey, so Options, values valueSource) Step {
 	return s
 }
 
-// write sends the creates and updates, a few at a time; each failure
+// write sends the creates and updates: each folder's in one request where
+// the server offers it (Infisical Cloud allows 90 writes a minute), else
+// key by key, a few at a time. A folder whose one request is refused is
+// written key by key, so that each key gets its own verdict: a failure
 // turns its own line into FAILED and nothing else.
 func (st *seedState) write(ctx context.Context, steps []Step) {
-	var writes []*Step
+	byFolder := map[string][]*Step{}
+	var folders []string
 	for i := range steps {
 		if s := &steps[i]; s.Action == Create || s.Action == Update {
-			writes = append(writes, s)
+			if _, ok := byFolder[s.Folder]; !ok {
+				folders = append(folders, s.Folder)
+			}
+			byFolder[s.Folder] = append(byFolder[s.Folder], s)
 		}
 	}
-	parallel.For(len(writes), infisical.MaxParallel, func(i int) {
-		s := writes[i]
+	var single []*Step
+	var mu sync.Mutex
+	parallel.For(len(folders), infisical.MaxParallel, func(i int) {
+		writes := byFolder[folders[i]]
+		secrets := make([]infisical.Secret, len(writes))
+		for j, s := range writes {
+			secrets[j] = infisical.Secret{Path: s.Folder, Key: s.Key, Value: s.value}
+		}
+		if err := st.c.UpsertSecrets(ctx, folders[i], secrets); err != nil {
+			mu.Lock()
+			single = append(single, writes...)
+			mu.Unlock()
+		}
+	})
+	parallel.For(len(single), infisical.MaxParallel, func(i int) {
+		s := single[i]
 		var err error
 		if s.Action == Create {
 			err = st.c.CreateSecret(ctx, infisical.Secret{Path: s.Folder, Key: s.Key, Value: s.value})

@@ -3,6 +3,7 @@
 // It is a dev tool, not part of secret-init.
 //
 //	infisical-testserver --listen 127.0.0.1:0 --seed testdata/seed.yaml [--latency 20ms] [--rate-limit 10]
+//	    [--rate-window 120] [--no-v3 | --no-v4] [--empty-missing-folders]
 //
 // The first line on stdout is INFISICAL_ADDR=http://127.0.0.1:PORT, so a
 // script can read the bound port. The seed format is documented in package
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"secret-init/infisical/infisicaltest"
 )
@@ -32,6 +34,10 @@ func run() error {
 	latency := flag.Duration("latency", 0, "latency added to every answer, e.g. 20ms")
 	rate := flag.Float64("rate-limit", 0, "requests per second over all clients; beyond it 429 with Retry-After (0 = unlimited)")
 	burst := flag.Int("burst", 0, "token-bucket burst for --rate-limit (default: the rate, at least 1)")
+	window := flag.Int("rate-window", 0, "Infisical Cloud's limiter: at most this many requests per caller address per minute (0 = off)")
+	noV3 := flag.Bool("no-v3", false, "do not serve the v3 secrets routes, as a future server")
+	noV4 := flag.Bool("no-v4", false, "do not serve the v4 secrets routes, as an older server")
+	emptyMissing := flag.Bool("empty-missing-folders", false, "answer a list of a missing folder 200 with nothing, as older servers, not 404")
 	useTLS := flag.Bool("tls", false, "serve HTTPS with a fresh CA, written to --ca-out")
 	caOut := flag.String("ca-out", "", "with --tls: file to write the CA certificate PEM to")
 	flag.Parse()
@@ -45,6 +51,10 @@ func run() error {
 		}
 		s.RateLimit(*rate, b)
 	}
+	s.RateLimitWindow(*window, time.Minute)
+	s.ServeV3(!*noV3)
+	s.ServeV4(!*noV4)
+	s.EmptyMissingFolders(*emptyMissing)
 	if *seedFile != "" {
 		f, err := os.Open(*seedFile)
 		if err != nil {

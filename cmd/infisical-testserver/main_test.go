@@ -35,8 +35,11 @@ func TestProgram(t *testing.T) {
 		args     []string
 		wantAddr bool
 		wantErr  string
+		v4       int    // the status of a v4 list
+		limit    string // x-ratelimit-limit
 	}{
-		{name: "serves a seed", args: []string{"--listen", "127.0.0.1:0", "--seed", seed, "--latency", "1ms", "--rate-limit", "100"}, wantAddr: true},
+		{name: "serves a seed", args: []string{"--listen", "127.0.0.1:0", "--seed", seed, "--latency", "1ms", "--rate-limit", "100"}, wantAddr: true, v4: 200},
+		{name: "an older server", args: []string{"--seed", seed, "--no-v4", "--empty-missing-folders", "--rate-window", "100"}, wantAddr: true, v4: 404, limit: "100"},
 		{name: "bad seed file", args: []string{"--seed", filepath.Join(dir, "missing.yaml")}, wantErr: "missing.yaml"},
 		{name: "tls without ca-out", args: []string{"--tls"}, wantErr: "--ca-out"},
 	}
@@ -74,6 +77,16 @@ func TestProgram(t *testing.T) {
 				t.Fatalf("list: %v %v", resp, err)
 			}
 			resp.Body.Close()
+			if got := resp.Header.Get("X-Ratelimit-Limit"); got != tt.limit {
+				t.Errorf("x-ratelimit-limit %q, want %q", got, tt.limit)
+			}
+			req, _ = http.NewRequest("GET", addr+"/api/v4/secrets?projectId=00000000-0000-4000-8000-000000000001&environment=dev&secretPath=/app", nil)
+			req.Header.Set("Authorization", "Bearer demo-token")
+			if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != tt.v4 {
+				t.Errorf("v4 list: %v %v, want %d", resp, err, tt.v4)
+			} else {
+				resp.Body.Close()
+			}
 
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)

@@ -2,33 +2,45 @@
 // net/http/httptest: NewServer starts a real listener on 127.0.0.1 and sets
 // URL; Close stops it.
 //
-// It serves the part of Infisical's HTTP API that secret-init and the official
-// go-sdk use, with Infisical's answers: the error body
-// {"reqId","statusCode","message","error"}, reqIds like req-<14 alnum>,
-// Content-Type application/json on every JSON answer, 401 without a Bearer
-// token, 403 PermissionDenied for denied folders, 404 for unknown
-// environments and projects, 400 "Secret already exist", and server-side
-// imports and ${KEY} / ${env.a.b.KEY} reference expansion.
+// It is the real server's double: where we learn how Infisical answers,
+// this server learns it too, with a test. It serves the routes secret-init,
+// the official CLI and the SDKs use, with Infisical's answers (its error
+// body {"reqId","statusCode","message","error"}, reqIds like req-<14
+// alnum>, an etag on every answer and 304 for a matching If-None-Match),
+// and models the rules that change what a client sees: SecretPathNotFound
+// for a missing folder, the last import winning over earlier ones,
+// unresolved references left literal, permissions that hide keys or values,
+// token expiry, renewal and revocation, universal-auth lockout, and the
+// rate limiter of Infisical Cloud. The README's "Infisical test server"
+// section lists what is modelled and what is not.
 //
-// Endpoints:
+// Endpoints (v3 and v4 can each be turned off: ServeV3, ServeV4):
 //
-//	POST  /api/v1/auth/universal-auth/login   {clientId, clientSecret}
-//	POST  /api/v1/auth/kubernetes-auth/login  {identityId, jwt}
-//	POST  /api/v1/auth/token/renew            {accessToken}
-//	GET   /api/v3/secrets/raw                 workspaceId, environment, secretPath, include_imports, expandSecretReferences, recursive
-//	GET   /api/v3/secrets/raw/{key}           workspaceId, environment, secretPath, include_imports, expandSecretReferences
-//	POST  /api/v3/secrets/raw/{key}           {workspaceId, environment, secretPath, secretValue}
-//	PATCH /api/v3/secrets/raw/{key}           {workspaceId, environment, secretPath, secretValue}
-//	GET   /api/v1/folders                     workspaceId, environment, path
-//	POST  /api/v1/folders                     {workspaceId, environment, name, path}
+//	POST   /api/v1/auth/universal-auth/login   {clientId, clientSecret}
+//	POST   /api/v1/auth/kubernetes-auth/login  {identityId, jwt}
+//	POST   /api/v1/auth/token/renew            {accessToken}
+//	POST   /api/v1/auth/token/revoke           {accessToken}
+//	GET    /api/v4/secrets                     projectId, environment, secretPath, include_imports|includeImports, expandSecretReferences, recursive, viewSecretValue
+//	GET    /api/v4/secrets/{name}              the same, no recursive
+//	POST   /api/v4/secrets/{name}              {projectId, environment, secretPath, secretValue, secretComment}
+//	PATCH  /api/v4/secrets/{name}              {projectId, environment, secretPath, secretValue?, secretComment?, newSecretName?}
+//	DELETE /api/v4/secrets/{name}              {projectId, environment, secretPath}
+//	POST   /api/v4/secrets/batch               {projectId, environment, secretPath, secrets: [{secretKey, secretValue, secretComment}]}
+//	PATCH  /api/v4/secrets/batch               {..., mode: failOnNotFound|upsert|ignore, secrets: [{secretKey, secretValue?, secretPath?, newSecretName?}]}
+//	GET, POST, PATCH, DELETE /api/v3/secrets/raw[/{name}], POST, PATCH /api/v3/secrets/batch/raw: the same with workspaceId
+//	GET    /api/v1/folders                     workspaceId, environment, path|directory, recursive
+//	POST   /api/v1/folders                     {workspaceId, environment, name, path}
+//	DELETE /api/v1/folders/{name}              {workspaceId, environment, path}
+//	GET, POST, DELETE /api/v2/folders[/{name}]: the same with projectId
 //
 // Knobs inject what a real deployment does on a bad day: latency, stalls,
 // 5xx with HTML bodies, 429 with Retry-After, a token-bucket rate limit,
-// connections reset mid-answer, and arbitrary raw answers. Each is a method
-// (SetLatency, Stall, FailNext, RateLimit, ResetMidAnswer, RawAnswer), to be
-// called before or after Start; the one Option, WithHTTP2, shapes the
-// listener and so comes before it. Client gives an *http.Client for the
-// server, as httptest.Server.Client does.
+// Infisical Cloud's fixed-window limiter, lockout contention, connections
+// reset mid-answer, arbitrary raw answers, and a clock that tests move
+// forward (AdvanceClock) instead of sleeping. Each is a method, to be called
+// before or after Start; the one Option, WithHTTP2, shapes the listener and
+// so comes before it. Client gives an *http.Client for the server, as
+// httptest.Server.Client does.
 //
 // # Seed files
 //
@@ -40,7 +52,7 @@
 //	    client_secret: demo-secret
 //	    deny:                                       # optional: folders it may not read (403)
 //	      - {env: prod, path: /payments}
-//	    read_only: false                            # optional: true => creates/updates get 403
+//	    read_only: false                            # optional: true => writes get 403
 //	tokens: [demo-token]                            # access tokens usable as INFISICAL_TOKEN
 //	kubernetes:                                     # kubernetes-auth identities
 //	  - identity_id: 11111111-2222-4333-8444-555555555555
@@ -50,12 +62,12 @@
 //	    folders:                                    # folder path => key => value
 //	      /shared/db: {POSTGRES_DSN: "postgres://...", POSTGRES_POOL_MIN: "2"}
 //	      /services/billing/db: {POSTGRES_DSN: "${dev.shared.db.POSTGRES_DSN}?app=billing"}
-//	    imports:                                    # in order; from_env defaults to this env
+//	    imports:                                    # in order, the last one winning; from_env defaults to this env
 //	      - {path: /services/billing/env, from: /shared/env}
 //	      - {path: /services/billing/env, from: /common, from_env: prod}
 //
-// Folders are created with their parents. Values may use Infisical's reference
-// syntax; it is expanded when read, not when seeded.
+// Folders are created with their parents. Values are stored as given and
+// may use Infisical's reference syntax; it is expanded when read.
 package infisicaltest
 
 import (
@@ -65,12 +77,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math"
 	"math/big"
 	mrand "math/rand/v2"
 	"net"
@@ -99,14 +109,28 @@ type Server struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	mu       sync.Mutex
-	project  string
-	envs     map[string]*environment
-	ua       map[string]*uaIdentity // clientID
-	k8s      map[string]*k8sIdentity
-	tokens   map[string]*principal // access token
-	expired  map[string]bool
-	nextID   int
+	mu      sync.Mutex
+	project string
+	envs    map[string]*environment
+	ua      map[string]*uaIdentity // clientID
+	k8s     map[string]*k8sIdentity
+	static  map[string]*tokenRow // AddToken tokens
+	issued  map[string]*tokenRow // JWTs handed out by logins and renewals
+	expired map[string]bool
+	jwtKey  []byte
+	nextID  int
+	offset  time.Duration // AdvanceClock
+
+	ttl, maxTTL   time.Duration
+	lockThreshold int
+	lockReset     time.Duration
+	lockDuration  time.Duration
+	contention    int
+
+	noV3, noV4     bool
+	emptyMissing   bool
+	maskUnreadable bool
+
 	latency  time.Duration
 	stall    time.Duration
 	failN    int
@@ -114,6 +138,7 @@ type Server struct {
 	resetN   int
 	raw      []RawAnswer
 	bucket   *bucket
+	window   *fixedWindow
 	log      []Request
 }
 
@@ -126,6 +151,7 @@ type Request struct {
 	UserAgent    string
 	Bearer       bool   // an Authorization: Bearer header was present
 	Remote       string // client address; one per connection, so keep-alive is visible
+	IfNoneMatch  string
 	At           time.Time
 }
 
@@ -142,13 +168,20 @@ func WithHTTP2() Option { return func(s *Server) { s.http2 = true } }
 // or use it as an http.Handler.
 func NewUnstartedServer(opts ...Option) *Server {
 	s := &Server{
-		closed:  make(chan struct{}),
-		project: DefaultProject,
-		envs:    map[string]*environment{},
-		ua:      map[string]*uaIdentity{},
-		k8s:     map[string]*k8sIdentity{},
-		tokens:  map[string]*principal{},
-		expired: map[string]bool{},
+		closed:        make(chan struct{}),
+		project:       DefaultProject,
+		envs:          map[string]*environment{},
+		ua:            map[string]*uaIdentity{},
+		k8s:           map[string]*k8sIdentity{},
+		static:        map[string]*tokenRow{},
+		issued:        map[string]*tokenRow{},
+		expired:       map[string]bool{},
+		jwtKey:        []byte(randString(32)),
+		ttl:           defaultTokenTTL,
+		maxTTL:        defaultTokenMaxTTL,
+		lockThreshold: defaultLockoutThreshold,
+		lockReset:     defaultLockoutReset,
+		lockDuration:  defaultLockoutDuration,
 	}
 	for _, slug := range []string{"dev", "staging", "prod"} {
 		s.envs[slug] = s.newEnvironment()
@@ -279,6 +312,54 @@ func (s *Server) ProjectID() string {
 	return s.project
 }
 
+// AdvanceClock moves the server's clock forward by d: token expiry, TTLs,
+// lockouts and the fixed rate-limit window all follow it, so that a test
+// of a 300 s lockout takes no time.
+func (s *Server) AdvanceClock(d time.Duration) {
+	s.mu.Lock()
+	s.offset += d
+	s.mu.Unlock()
+}
+
+// now is the server's clock; callers hold s.mu.
+func (s *Server) now() time.Time { return time.Now().Add(s.offset) }
+
+// ServeV3 turns the v3 secrets routes (/api/v3/secrets/...) on or off; off
+// is a future server that no longer mounts the deprecated router, answering
+// "Route ... not found". On by default.
+func (s *Server) ServeV3(on bool) {
+	s.mu.Lock()
+	s.noV3 = !on
+	s.mu.Unlock()
+}
+
+// ServeV4 turns the v4 secrets routes (/api/v4/secrets...) on or off; off is
+// an older server. On by default.
+func (s *Server) ServeV4(on bool) {
+	s.mu.Lock()
+	s.noV4 = !on
+	s.mu.Unlock()
+}
+
+// EmptyMissingFolders makes a list of a folder or environment that does
+// not exist answer 200 with empty lists, as older servers did, instead of
+// 404 SecretPathNotFound.
+func (s *Server) EmptyMissingFolders(on bool) {
+	s.mu.Lock()
+	s.emptyMissing = on
+	s.mu.Unlock()
+}
+
+// MaskUnreadableValues makes a list answer a DescribeOnly folder's secrets
+// with the value "<hidden-by-infisical>" and secretValueHidden true, as
+// Infisical's list does where it is not told to refuse them, instead of
+// 403.
+func (s *Server) MaskUnreadableValues(on bool) {
+	s.mu.Lock()
+	s.maskUnreadable = on
+	s.mu.Unlock()
+}
+
 // SetLatency adds d to every answer from now on; 0 removes it.
 func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
@@ -316,6 +397,22 @@ func (s *Server) RateLimit(perSecond float64, burst int) {
 	s.mu.Unlock()
 }
 
+// RateLimitWindow is Infisical Cloud's limiter (@fastify/rate-limit): at
+// most max requests per caller address in a fixed window that starts with
+// the caller's first request (60 s on Infisical Cloud). Every answer then
+// carries x-ratelimit-limit, -remaining and -reset; beyond the limit the
+// answer is 429 with retry-after, the seconds left in the window. /api/status
+// is exempt. max <= 0 removes it.
+func (s *Server) RateLimitWindow(max int, window time.Duration) {
+	s.mu.Lock()
+	if max <= 0 {
+		s.window = nil
+	} else {
+		s.window = newFixedWindow(max, window)
+	}
+	s.mu.Unlock()
+}
+
 // ResetMidAnswer makes the next n answers send their headers and part of
 // their body, then drop the connection.
 func (s *Server) ResetMidAnswer(n int) {
@@ -324,8 +421,9 @@ func (s *Server) ResetMidAnswer(n int) {
 	s.mu.Unlock()
 }
 
-// RawAnswer replaces one future answer to a secrets list
-// (GET /api/v3/secrets/raw) with exactly this. Answers queue in order.
+// RawAnswer replaces one future answer to a secrets list (GET
+// /api/v4/secrets or /api/v3/secrets/raw) with exactly this. Answers queue
+// in order.
 type RawAnswer struct {
 	Status      int // default 200
 	ContentType string
@@ -375,25 +473,30 @@ type answer struct {
 	status int
 	header http.Header
 	body   []byte
+	proxy  bool // made by something in front of Infisical: no etag
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newReqID()
-	now := time.Now()
 
 	s.mu.Lock()
+	now := s.now()
 	idx := len(s.log)
 	s.log = append(s.log, Request{
 		Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), ReqID: reqID,
 		UserAgent: r.UserAgent(), Bearer: strings.HasPrefix(r.Header.Get("Authorization"), "Bearer "),
-		Remote: r.RemoteAddr, At: now,
+		Remote: r.RemoteAddr, IfNoneMatch: r.Header.Get("If-None-Match"), At: time.Now(),
 	})
 	var limited int
 	if s.bucket != nil {
-		limited = s.bucket.take(now)
+		limited = s.bucket.take(time.Now())
+	}
+	var quota *windowState
+	if s.window != nil && r.URL.Path != "/api/status" {
+		quota = s.window.take(callerIP(r.RemoteAddr), now)
 	}
 	failCode := 0
-	if limited == 0 && s.failN > 0 {
+	if limited == 0 && (quota == nil || !quota.over) && s.failN > 0 {
 		s.failN--
 		failCode = s.failCode
 	}
@@ -412,6 +515,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var a answer
 	switch {
+	case quota != nil && quota.over:
+		a = rateLimited(reqID, quota.reset)
 	case limited > 0:
 		a = rateLimited(reqID, limited)
 	case failCode != 0:
@@ -419,17 +524,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		a = s.route(r, reqID)
 	}
-
 	if a.header == nil {
 		a.header = http.Header{}
+	}
+	if quota != nil {
+		quota.headers(a.header)
 	}
 	if a.header.Get("Content-Type") == "" && a.status != http.StatusNoContent {
 		a.header.Set("Content-Type", "application/json; charset=utf-8")
 	}
+	if !a.proxy && len(a.body) > 0 {
+		tag := etag(a.body)
+		a.header.Set("Etag", tag)
+		if notModified(r.Header.Get("If-None-Match"), tag) {
+			a.status, a.body = http.StatusNotModified, nil
+		}
+	}
 	for k, v := range a.header {
 		w.Header()[k] = v
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
+	if a.status != http.StatusNotModified {
+		w.Header().Set("Content-Length", strconv.Itoa(len(a.body)))
+	}
 	if reset {
 		s.setStatus(idx, 0)
 		w.WriteHeader(a.status)
@@ -471,124 +587,6 @@ func (s *Server) wait(r *http.Request, d time.Duration) bool {
 	}
 }
 
-func (s *Server) route(r *http.Request, reqID string) answer {
-	p := r.URL.Path
-	const raw = "/api/v3/secrets/raw"
-	switch {
-	case p == "/api/status" && r.Method == http.MethodGet:
-		return jsonAnswer(http.StatusOK, map[string]any{"date": time.Now().UTC(), "message": "Ok"})
-	case p == "/api/v1/auth/universal-auth/login" && r.Method == http.MethodPost:
-		return s.loginUniversal(r, reqID)
-	case p == "/api/v1/auth/kubernetes-auth/login" && r.Method == http.MethodPost:
-		return s.loginKubernetes(r, reqID)
-	case p == "/api/v1/auth/token/renew" && r.Method == http.MethodPost:
-		return s.renew(r, reqID)
-	case p == raw && r.Method == http.MethodGet:
-		if a, ok := s.popRaw(); ok {
-			return a
-		}
-		return s.withPrincipal(r, reqID, s.listSecrets)
-	case strings.HasPrefix(p, raw+"/") && len(p) > len(raw)+1:
-		switch r.Method {
-		case http.MethodGet:
-			return s.withPrincipal(r, reqID, s.getSecret)
-		case http.MethodPost:
-			return s.withPrincipal(r, reqID, s.createSecret)
-		case http.MethodPatch:
-			return s.withPrincipal(r, reqID, s.updateSecret)
-		}
-	case p == "/api/v1/folders":
-		switch r.Method {
-		case http.MethodGet:
-			return s.withPrincipal(r, reqID, s.listFolders)
-		case http.MethodPost:
-			return s.withPrincipal(r, reqID, s.createFolder)
-		}
-	}
-	// Fastify's own not-found answer, which Infisical does not override.
-	return jsonAnswer(http.StatusNotFound, map[string]any{
-		"reqId": reqID, "message": fmt.Sprintf("Route %s:%s not found", r.Method, p),
-		"error": "Not Found", "statusCode": 404,
-	})
-}
-
-func (s *Server) popRaw() (answer, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.raw) == 0 {
-		return answer{}, false
-	}
-	ra := s.raw[0]
-	s.raw = s.raw[1:]
-	a := answer{status: ra.Status, header: ra.Header.Clone(), body: ra.Body}
-	if a.status == 0 {
-		a.status = http.StatusOK
-	}
-	if a.header == nil {
-		a.header = http.Header{}
-	}
-	// An explicit empty type must stay empty, so it is set even when "".
-	a.header["Content-Type"] = []string{ra.ContentType}
-	if ra.ContentType == "" {
-		// net/http would sniff a type; "application/octet-stream" is what a
-		// misconfigured proxy typically sends instead.
-		a.header["Content-Type"] = []string{"application/octet-stream"}
-	}
-	return a, true
-}
-
-func jsonAnswer(status int, v any) answer {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return answer{status: status, body: b}
-}
-
-// apiError is Infisical's error body (backend/src/server/plugins/error-handler.ts).
-func apiError(reqID string, status int, name string, message any) answer {
-	return jsonAnswer(status, map[string]any{
-		"reqId": reqID, "statusCode": status, "message": message, "error": name,
-	})
-}
-
-// validation is a zod 422 for a missing required field.
-func validation(reqID string, field string) answer {
-	return apiError(reqID, http.StatusUnprocessableEntity, "ValidationFailure", []map[string]any{{
-		"code": "invalid_type", "expected": "string", "received": "undefined",
-		"path": []string{field}, "message": "Required",
-	}})
-}
-
-func rateLimited(reqID string, seconds int) answer {
-	a := apiError(reqID, http.StatusTooManyRequests, "RateLimitExceeded",
-		fmt.Sprintf("Rate limit exceeded. Please try again in %d seconds", seconds))
-	a.header = http.Header{}
-	a.header.Set("Retry-After", strconv.Itoa(seconds))
-	a.header.Set("X-Ratelimit-Reset", strconv.Itoa(seconds))
-	a.header.Set("X-Ratelimit-Remaining", "0")
-	return a
-}
-
-func failure(reqID string, status int) answer {
-	switch {
-	case status == http.StatusTooManyRequests:
-		return rateLimited(reqID, 1)
-	case status >= 500:
-		text := http.StatusText(status)
-		body := fmt.Sprintf("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", status, text, status, text)
-		return answer{status: status, header: http.Header{"Content-Type": {"text/html"}}, body: []byte(body)}
-	}
-	name := strings.ReplaceAll(http.StatusText(status), " ", "")
-	switch status {
-	case http.StatusUnauthorized:
-		name = "UnauthorizedError"
-	case http.StatusForbidden:
-		name = "PermissionDenied"
-	}
-	return apiError(reqID, status, name, "Injected failure")
-}
-
 const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 func randString(n int) string {
@@ -601,32 +599,6 @@ func randString(n int) string {
 
 // newReqID mimics Infisical's req-<14 alnum> ids.
 func newReqID() string { return "req-" + randString(14) }
-
-// bucket is a token bucket; take answers 0 or the whole seconds to wait.
-type bucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newBucket(rate float64, burst int) *bucket {
-	if burst < 1 {
-		burst = 1
-	}
-	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
-}
-
-func (b *bucket) take(now time.Time) int {
-	if !b.last.IsZero() {
-		b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return 0
-	}
-	wait := (1 - b.tokens) / b.rate
-	return max(1, int(math.Ceil(wait)))
-}
 
 // selfSigned makes a CA and a leaf certificate for 127.0.0.1 and localhost.
 func selfSigned() (*tls.Config, []byte, error) {

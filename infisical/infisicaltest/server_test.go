@@ -66,6 +66,16 @@ func listQuery(s *infisicaltest.Server, env, path string) url.Values {
 	}
 }
 
+// v4Query is a v4 list as the official CLI sends it: every boolean
+// explicit, include-imports in both spellings.
+func v4Query(s *infisicaltest.Server, env, path string) url.Values {
+	return url.Values{
+		"projectId": {s.ProjectID()}, "environment": {env}, "secretPath": {path},
+		"include_imports": {"true"}, "includeImports": {"true"}, "expandSecretReferences": {"true"},
+		"recursive": {"false"}, "viewSecretValue": {"true"},
+	}
+}
+
 func newServer(t *testing.T) *infisicaltest.Server {
 	s := infisicaltest.NewServer()
 	t.Cleanup(s.Close)
@@ -82,7 +92,12 @@ func TestErrorShape(t *testing.T) {
 	s.AddToken("limited", infisicaltest.DenyFolder("dev", "/a"))
 	s.AddToken("old")
 	s.ExpireToken("old")
+	s.AddToken("gone")
+	s.RevokeToken("gone")
 	pid := s.ProjectID()
+	write := func(path string) map[string]string {
+		return map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": path, "secretValue": "x"}
+	}
 	tests := []struct {
 		name, method, path string
 		q                  url.Values
@@ -92,23 +107,32 @@ func TestErrorShape(t *testing.T) {
 		errName, message   string
 	}{
 		{"list without token", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "", 401, "UnauthorizedError", "Token missing"},
-		{"list with unknown token", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "nope", 401, "UnauthorizedError", "Invalid access token"},
+		{"list with a token that is no JWT", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "nope", 403, "TokenError", "The provided access token is malformed. Please use a valid token or generate a new one and try again."},
 		{"list with expired token", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "old", 403, "TokenError", "Your token has expired. Please re-authenticate."},
+		{"list with revoked token", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "gone", 401, "UnauthorizedError", "No identity access token found"},
 		{"list denied folder", "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/a"), nil, "limited", 403, "PermissionDenied", "You are not allowed to read on secrets"},
-		{"list unknown env", "GET", "/api/v3/secrets/raw", listQuery(s, "qa", "/a"), nil, "tok", 404, "NotFound", "Environment with slug 'qa' in project with ID '" + pid + "' not found"},
+		{"list unknown env", "GET", "/api/v3/secrets/raw", listQuery(s, "qa", "/a"), nil, "tok", 404, "SecretPathNotFound", "Folder with path '/a' in environment with slug 'qa' not found"},
+		{"list missing folder", "GET", "/api/v4/secrets", v4Query(s, "dev", "/b"), nil, "tok", 404, "SecretPathNotFound", "Folder with path '/b' in environment with slug 'dev' not found"},
 		{"list other project", "GET", "/api/v3/secrets/raw", url.Values{"workspaceId": {"other"}, "environment": {"dev"}}, nil, "tok", 404, "NotFound", "Project with ID 'other' not found"},
+		{"v4 list other project", "GET", "/api/v4/secrets", url.Values{"projectId": {"other"}, "environment": {"dev"}}, nil, "tok", 404, "NotFound", "Project with ID 'other' not found"},
 		{"list without environment", "GET", "/api/v3/secrets/raw", url.Values{"workspaceId": {pid}}, nil, "tok", 422, "ValidationFailure", ""},
+		{"v4 list without environment", "GET", "/api/v4/secrets", url.Values{"projectId": {pid}}, nil, "tok", 400, "BadRequest", "Missing project id or environment"},
+		{"v4 list with a boolean that is not true or false", "GET", "/api/v4/secrets", url.Values{"projectId": {pid}, "environment": {"dev"}, "recursive": {"1"}}, nil, "tok", 422, "ValidationFailure", ""},
 		{"get missing key", "GET", "/api/v3/secrets/raw/NOPE", listQuery(s, "dev", "/a"), nil, "tok", 404, "NotFound", "Secret with name 'NOPE' not found"},
-		{"get missing folder", "GET", "/api/v3/secrets/raw/K", listQuery(s, "dev", "/b"), nil, "tok", 404, "NotFound", "Folder with path '/b' in environment with slug 'dev' not found"},
-		{"create existing", "POST", "/api/v3/secrets/raw/K", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/a", "secretValue": "x"}, "tok", 400, "BadRequest", "Secret already exist"},
-		{"create in missing folder", "POST", "/api/v3/secrets/raw/K", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/b", "secretValue": "x"}, "tok", 404, "CreateSecret", "Folder with path '/b' in environment with slug 'dev' not found"},
-		{"create with dangling reference", "POST", "/api/v3/secrets/raw/NEW", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/a", "secretValue": "${GHOST}"}, "tok", 400, "BadRequest", "Referenced secret(s) not found: GHOST"},
-		{"update missing key", "PATCH", "/api/v3/secrets/raw/NOPE", nil, map[string]string{"workspaceId": pid, "environment": "dev", "secretPath": "/a", "secretValue": "x"}, "tok", 404, "NotFound", "Secret with name NOPE not found"},
+		{"get missing folder", "GET", "/api/v3/secrets/raw/K", listQuery(s, "dev", "/b"), nil, "tok", 404, "GetSecretByName", "Folder with path '/b' in environment with slug 'dev' not found"},
+		{"create existing", "POST", "/api/v3/secrets/raw/K", nil, write("/a"), "tok", 400, "BadRequest", "Secret already exist"},
+		{"create in missing folder", "POST", "/api/v3/secrets/raw/K", nil, write("/b"), "tok", 404, "CreateSecret", "Folder with path '/b' in environment with slug 'dev' not found"},
+		{"create with a slash in the name", "POST", "/api/v4/secrets/A:B", nil, map[string]string{"projectId": pid, "environment": "dev", "secretPath": "/a", "secretValue": "x"}, "tok", 422, "ValidationFailure", ""},
+		{"update missing key", "PATCH", "/api/v3/secrets/raw/NOPE", nil, write("/a"), "tok", 404, "NotFound", "Secret with name NOPE not found"},
+		{"delete missing key", "DELETE", "/api/v4/secrets/NOPE", nil, map[string]string{"projectId": pid, "environment": "dev", "secretPath": "/a"}, "tok", 404, "NotFound", "Secret not found"},
 		{"folder bad name", "POST", "/api/v1/folders", nil, map[string]string{"workspaceId": pid, "environment": "dev", "name": "a/b", "path": "/"}, "tok", 422, "ValidationFailure", ""},
+		{"folder exists", "POST", "/api/v1/folders", nil, map[string]string{"workspaceId": pid, "environment": "dev", "name": "a", "path": "/"}, "tok", 400, "BadRequest", "Folder with name 'a' already exists in path '/'"},
+		{"folders of unknown env", "GET", "/api/v1/folders", url.Values{"workspaceId": {pid}, "environment": {"qa"}}, nil, "tok", 404, "NotFound", "Environment with slug 'qa' not found"},
 		{"login bad secret", "POST", "/api/v1/auth/universal-auth/login", nil, map[string]string{"clientId": "id", "clientSecret": "wrong"}, "", 401, "UnauthorizedError", "Invalid credentials"},
 		{"login missing field", "POST", "/api/v1/auth/universal-auth/login", nil, map[string]string{"clientId": "id"}, "", 422, "ValidationFailure", ""},
 		{"kubernetes unknown identity", "POST", "/api/v1/auth/kubernetes-auth/login", nil, map[string]string{"identityId": "x", "jwt": "y"}, "", 404, "NotFound", ""},
 		{"unknown route", "GET", "/api/v9/nothing", nil, nil, "tok", 404, "Not Found", "Route GET:/api/v9/nothing not found"},
+		{"unknown method", "PUT", "/api/v1/folders", nil, nil, "tok", 404, "Not Found", "Route PUT:/api/v1/folders not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,14 +184,19 @@ func TestReferences(t *testing.T) {
 	s.SetSecret("dev", "/a/b", "PORT", "5432")
 	s.SetSecret("prod", "/", "HOST", "prod-db")
 	s.SetSecret("dev", "/app", "USER", "app")
+	s.SetSecret("dev", "/app", "BLANK", "")
 	s.SetSecret("dev", "/secretive", "PW", "hidden")
 	s.AddToken("limited", infisicaltest.DenyFolder("dev", "/secretive"))
+	// A reference to something missing or empty stays as literal text:
+	// Infisical's recursivelyExpandSecret leaves it in place, so a service
+	// would receive "${dev.shared.db.X}".
 	tests := []struct{ value, want string }{
 		{"${USER}", "app"},
 		{"${dev.HOST}:${dev.a.b.PORT}", "db:5432"},
 		{"${prod.HOST}", "prod-db"},
-		{"${MISSING}", ""},
-		{"${dev.nofolder.X}-${qa.X}", "-"},
+		{"${MISSING}", "${MISSING}"},
+		{"${BLANK}x", "${BLANK}x"},
+		{"${dev.nofolder.X}-${qa.X}", "${dev.nofolder.X}-${qa.X}"},
 		{"${@other-project.dev.HOST}", "${@other-project.dev.HOST}"},
 		{"${not a ref} $USER ${}", "${not a ref} $USER ${}"},
 		{"${dev.app.CHAIN}", "app@db"}, // CHAIN itself references
@@ -179,24 +208,47 @@ func TestReferences(t *testing.T) {
 	}
 	s.SetSecret("dev", "/app", "CHAIN", "${USER}@${dev.HOST}")
 	s.SetSecret("dev", "/app", "SELF", "${SELF}")
-	got := values(t, call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/app"), nil, "tok"))
-	for i, tt := range tests {
-		if v := got["V"+strconv.Itoa(i)]; v != tt.want {
-			t.Errorf("%q expanded to %q, want %q", tt.value, v, tt.want)
+	for _, route := range []string{"/api/v3/secrets/raw", "/api/v4/secrets"} {
+		got := values(t, call(t, s, "GET", route, v4Query(s, "dev", "/app"), nil, "tok"))
+		for i, tt := range tests {
+			if v := got["V"+strconv.Itoa(i)]; v != tt.want {
+				t.Errorf("%s: %q expanded to %q, want %q", route, tt.value, v, tt.want)
+			}
 		}
 	}
 
-	q := listQuery(s, "dev", "/app")
+	q := v4Query(s, "dev", "/app")
 	q.Set("expandSecretReferences", "false")
-	if v := values(t, call(t, s, "GET", "/api/v3/secrets/raw", q, nil, "tok"))["CHAIN"]; v != "${USER}@${dev.HOST}" {
+	if v := values(t, call(t, s, "GET", "/api/v4/secrets", q, nil, "tok"))["CHAIN"]; v != "${USER}@${dev.HOST}" {
 		t.Errorf("unexpanded CHAIN = %q", v)
 	}
 
+	// A reference the caller may not read fails the whole request.
 	s.SetSecret("dev", "/app", "LEAK", "${dev.secretive.PW}")
-	r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/app"), nil, "limited")
-	if r.status != 403 || !strings.Contains(r.body["message"].(string), "You do not have permission to read secret 'PW'") {
+	r := call(t, s, "GET", "/api/v4/secrets", v4Query(s, "dev", "/app"), nil, "limited")
+	if r.status != 403 || r.body["error"] != "ForbiddenError" || r.body["message"] != "Failed to expand one or more secret references" {
 		t.Errorf("reference into a denied folder: %d %s", r.status, r.raw)
 	}
+	if strings.Contains(string(r.raw), "hidden") {
+		t.Errorf("the 403 carries the value it refused: %s", r.raw)
+	}
+}
+
+// importView renders a list's import blocks as env:path:KEY=value,...
+func importView(t *testing.T, r reply) []string {
+	t.Helper()
+	var blocks []string
+	imps, _ := r.body["imports"].([]any)
+	for _, b := range imps {
+		m := b.(map[string]any)
+		var kv []string
+		for _, x := range m["secrets"].([]any) {
+			sec := x.(map[string]any)
+			kv = append(kv, sec["secretKey"].(string)+"="+sec["secretValue"].(string))
+		}
+		blocks = append(blocks, m["environment"].(string)+":"+m["secretPath"].(string)+":"+strings.Join(kv, ","))
+	}
+	return blocks
 }
 
 func TestImports(t *testing.T) {
@@ -204,8 +256,10 @@ func TestImports(t *testing.T) {
 	s.SetSecret("dev", "/svc", "A", "own")
 	s.SetSecret("dev", "/one", "A", "one-a")
 	s.SetSecret("dev", "/one", "B", "one-b")
+	s.SetSecret("dev", "/two", "B", "two-b")
 	s.SetSecret("dev", "/two", "C", "two-c")
 	s.SetSecret("dev", "/deep", "D", "deep-d")
+	s.SetSecret("dev", "/deep", "C", "deep-c")
 	s.SetSecret("prod", "/hidden", "H", "h")
 	s.AddImport("dev", "/svc", "dev", "/one")
 	s.AddImport("dev", "/svc", "prod", "/hidden")
@@ -218,42 +272,72 @@ func TestImports(t *testing.T) {
 		token      string
 		wantBlocks []string
 	}{
-		{"tok", []string{"dev:/one:A,B", "prod:/hidden:H", "dev:/two:C,D"}},
-		{"limited", []string{"dev:/one:A,B", "dev:/two:C,D"}}, // denied imports are left out, not refused
+		// In position order; a block holds its folder's keys, then those of
+		// its own imports that it does not have.
+		{"tok", []string{"dev:/one:A=one-a,B=one-b", "prod:/hidden:H=h", "dev:/two:B=two-b,C=two-c,D=deep-d"}},
+		// What the caller may not read is left out of its block; the block stays.
+		{"limited", []string{"dev:/one:A=one-a,B=one-b", "prod:/hidden:", "dev:/two:B=two-b,C=two-c,D=deep-d"}},
 	} {
-		r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/svc"), nil, tt.token)
+		r := call(t, s, "GET", "/api/v4/secrets", v4Query(s, "dev", "/svc"), nil, tt.token)
 		if own := values(t, r); len(own) != 1 || own["A"] != "own" {
 			t.Errorf("own secrets %v", own)
 		}
-		var blocks []string
-		for _, b := range r.body["imports"].([]any) {
-			m := b.(map[string]any)
-			var keys []string
-			for _, x := range m["secrets"].([]any) {
-				keys = append(keys, x.(map[string]any)["secretKey"].(string))
-			}
-			blocks = append(blocks, m["environment"].(string)+":"+m["secretPath"].(string)+":"+strings.Join(keys, ","))
-		}
-		if strings.Join(blocks, " ") != strings.Join(tt.wantBlocks, " ") {
-			t.Errorf("%s: imports %v, want %v", tt.token, blocks, tt.wantBlocks)
+		if got := importView(t, r); strings.Join(got, " ") != strings.Join(tt.wantBlocks, " ") {
+			t.Errorf("%s: imports %v, want %v", tt.token, got, tt.wantBlocks)
 		}
 	}
 
-	q := listQuery(s, "dev", "/svc")
-	q.Set("include_imports", "false")
-	if r := call(t, s, "GET", "/api/v3/secrets/raw", q, nil, "tok"); r.body["imports"] != nil {
-		t.Errorf("imports without include_imports: %v", r.body["imports"])
+	for _, spelling := range []string{"include_imports", "includeImports"} {
+		q := v4Query(s, "dev", "/svc")
+		q.Del("include_imports")
+		q.Del("includeImports")
+		q.Set(spelling, "false")
+		if got := importView(t, call(t, s, "GET", "/api/v4/secrets", q, nil, "tok")); len(got) != 0 {
+			t.Errorf("imports with %s=false: %v", spelling, got)
+		}
+		q.Set(spelling, "true")
+		if got := importView(t, call(t, s, "GET", "/api/v4/secrets", q, nil, "tok")); len(got) != 3 {
+			t.Errorf("imports with %s=true: %v", spelling, got)
+		}
 	}
-	if r := call(t, s, "GET", "/api/v3/secrets/raw/D", listQuery(s, "dev", "/svc"), nil, "tok"); r.status != 200 {
-		t.Errorf("get through a nested import: %d %s", r.status, r.raw)
+
+	// A read by name searches the imports from the last one up: B is in
+	// /one and /two, and /two comes later.
+	for key, want := range map[string]string{"A": "own", "B": "two-b", "D": "deep-d", "H": "h"} {
+		for _, route := range []string{"/api/v3/secrets/raw/", "/api/v4/secrets/"} {
+			r := call(t, s, "GET", route+key, v4Query(s, "dev", "/svc"), nil, "tok")
+			sec, _ := r.body["secret"].(map[string]any)
+			if r.status != 200 || sec["secretValue"] != want {
+				t.Errorf("get %s%s: %d %s, want %s", route, key, r.status, r.raw, want)
+			}
+		}
 	}
 }
 
-func TestMissingFolderListsEmpty(t *testing.T) {
+func TestMissingFolder(t *testing.T) {
 	s := newServer(t)
-	r := call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/nowhere"), nil, "tok")
+	for _, route := range []string{"/api/v3/secrets/raw", "/api/v4/secrets"} {
+		for _, recursive := range []string{"false", "true"} {
+			for _, env := range []string{"dev", "qa"} { // qa: an unknown environment looks the same
+				q := v4Query(s, env, "/nowhere")
+				q.Set("recursive", recursive)
+				r := call(t, s, "GET", route, q, nil, "tok")
+				if r.status != 404 || r.body["error"] != "SecretPathNotFound" {
+					t.Errorf("%s %s recursive=%s: %d %s", route, env, recursive, r.status, r.raw)
+				}
+			}
+		}
+	}
+	s.EmptyMissingFolders(true)
+	r := call(t, s, "GET", "/api/v4/secrets", v4Query(s, "qa", "/nowhere"), nil, "tok")
 	if got := values(t, r); len(got) != 0 || r.body["imports"] == nil {
-		t.Fatalf("missing folder: %s", r.raw)
+		t.Fatalf("older server, missing folder: %s", r.raw)
+	}
+	// The project is checked first, whatever the folder.
+	q := v4Query(s, "dev", "/nowhere")
+	q.Set("projectId", "nope")
+	if r := call(t, s, "GET", "/api/v4/secrets", q, nil, "tok"); r.status != 404 || r.body["error"] != "NotFound" {
+		t.Fatalf("unknown project: %d %s", r.status, r.raw)
 	}
 }
 
@@ -262,17 +346,39 @@ func TestRecursive(t *testing.T) {
 	s.SetSecret("dev", "/a", "K", "1")
 	s.SetSecret("dev", "/a/b", "K", "2")
 	s.SetSecret("dev", "/a/b/c", "L", "3")
+	s.SetSecret("dev", "/a/secret", "S", "s")
 	s.SetSecret("dev", "/ab", "K", "no")
-	q := listQuery(s, "dev", "/a")
+	s.SetSecret("dev", "/lib1", "X", "lib1")
+	s.SetSecret("dev", "/lib2", "Y", "lib2")
+	s.AddImport("dev", "/a/b", "dev", "/lib1")
+	s.AddImport("dev", "/a", "dev", "/lib2")
+	s.AddImport("dev", "/a/b/c", "dev", "/lib2") // the same source: one block
+	s.AddToken("narrow", infisicaltest.DenyFolder("dev", "/a/secret"))
+	q := v4Query(s, "dev", "/a")
 	q.Set("recursive", "true")
-	r := call(t, s, "GET", "/api/v3/secrets/raw", q, nil, "tok")
-	var got []string
-	for _, x := range r.body["secrets"].([]any) {
-		m := x.(map[string]any)
-		got = append(got, m["secretPath"].(string)+":"+m["secretKey"].(string))
+	for _, tok := range []string{"tok", "narrow"} {
+		r := call(t, s, "GET", "/api/v4/secrets", q, nil, tok)
+		var got []string
+		for _, x := range r.body["secrets"].([]any) {
+			m := x.(map[string]any)
+			got = append(got, m["secretPath"].(string)+":"+m["secretKey"].(string))
+		}
+		want := "/a:K /a/b:K /a/b/c:L /a/secret:S"
+		if tok == "narrow" {
+			want = "/a:K /a/b:K /a/b/c:L" // what it may not read is left out, not refused
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%s: recursive = %v, want %s", tok, got, want)
+		}
+		// One flat list with no field naming the importing folder, by
+		// position (folder by folder where positions tie), each source once.
+		if got := importView(t, r); strings.Join(got, " ") != "dev:/lib2:Y=lib2 dev:/lib1:X=lib1" {
+			t.Errorf("%s: recursive imports %v", tok, got)
+		}
 	}
-	if want := "/a:K /a/b:K /a/b/c:L"; strings.Join(got, " ") != want {
-		t.Fatalf("recursive = %v, want %s", got, want)
+	q.Set("secretPath", "/nowhere")
+	if r := call(t, s, "GET", "/api/v4/secrets", q, nil, "tok"); r.status != 404 || r.body["error"] != "SecretPathNotFound" {
+		t.Errorf("recursive list of a missing folder: %d %s", r.status, r.raw)
 	}
 }
 
@@ -283,24 +389,79 @@ func TestFolders(t *testing.T) {
 		return call(t, s, "POST", "/api/v1/folders", nil, map[string]string{"workspaceId": pid, "environment": "dev", "name": name, "path": parent}, "tok")
 	}
 	first := mk("/x/y", "z") // missing parents are created
-	again := mk("/x/y", "z") // and creating twice is the same folder
-	if first.status != 200 || again.status != 200 {
-		t.Fatalf("create: %s / %s", first.raw, again.raw)
+	if first.status != 200 {
+		t.Fatalf("create: %s", first.raw)
 	}
-	f1, f2 := first.body["folder"].(map[string]any), again.body["folder"].(map[string]any)
-	if f1["id"] != f2["id"] || f1["path"] != "/x/y/z" || f1["name"] != "z" {
-		t.Fatalf("folders %v / %v", f1, f2)
+	if f := first.body["folder"].(map[string]any); f["path"] != "/x/y/z" || f["name"] != "z" {
+		t.Fatalf("folder %v", f)
 	}
-	for _, tt := range []struct{ path, want string }{{"/", "x"}, {"/x", "y"}, {"/x/y", "z"}, {"/x/y/z", ""}, {"/nowhere", ""}} {
-		r := call(t, s, "GET", "/api/v1/folders", url.Values{"workspaceId": {pid}, "environment": {"dev"}, "path": {tt.path}}, nil, "tok")
+	// Creating it again is a 400, as on a current server: a client whose
+	// first answer was lost sees this on its retry.
+	if again := mk("/x/y", "z"); again.status != 400 || again.body["message"] != "Folder with name 'z' already exists in path '/x/y'" {
+		t.Fatalf("create again: %d %s", again.status, again.raw)
+	}
+	list := func(route, path, recursive string) string {
+		q := url.Values{"workspaceId": {pid}, "projectId": {pid}, "environment": {"dev"}, "path": {path}}
+		if recursive != "" {
+			q.Set("recursive", recursive)
+		}
+		r := call(t, s, "GET", route, q, nil, "tok")
+		if r.status != 200 {
+			t.Fatalf("list %s %s: %d %s", route, path, r.status, r.raw)
+		}
 		var names []string
 		for _, f := range r.body["folders"].([]any) {
-			names = append(names, f.(map[string]any)["name"].(string))
+			m := f.(map[string]any)
+			n := m["name"].(string)
+			if rp, ok := m["relativePath"].(string); ok {
+				n += "@" + rp
+			}
+			names = append(names, n)
 		}
-		if strings.Join(names, ",") != tt.want {
-			t.Errorf("folders of %s = %v, want %s", tt.path, names, tt.want)
+		return strings.Join(names, ",")
+	}
+	for _, tt := range []struct{ path, recursive, want string }{
+		{"/", "", "x"}, {"/x", "", "y"}, {"/x/y", "", "z"}, {"/x/y/z", "", ""}, {"/nowhere", "", ""},
+		{"/", "true", "x@/x,y@/x/y,z@/x/y/z"},
+		{"/x", "yes", "y@/y,z@/y/z"}, // any string but "", 0 and false is true here
+		{"/x", "FALSE", "y"},
+	} {
+		for _, route := range []string{"/api/v1/folders", "/api/v2/folders"} {
+			if got := list(route, tt.path, tt.recursive); got != tt.want {
+				t.Errorf("%s of %s recursive=%q = %s, want %s", route, tt.path, tt.recursive, got, tt.want)
+			}
 		}
 	}
+	if r := call(t, s, "GET", "/api/v2/folders", url.Values{"projectId": {pid}, "environment": {"dev"}}, nil, "tok"); r.status != 422 {
+		t.Errorf("v2 list without path: %d", r.status)
+	}
+
+	s.SetSecret("dev", "/x/y/z", "K", "v")
+	del := func(route, name, path string, force *bool) reply {
+		body := map[string]any{"workspaceId": pid, "projectId": pid, "environment": "dev", "path": path}
+		if force != nil {
+			body["forceDelete"] = *force
+		}
+		return call(t, s, "DELETE", route+"/"+name, nil, body, "tok")
+	}
+	if r := del("/api/v2/folders", "y", "/x", nil); r.status != 400 || r.body["error"] != "deleteFolder" {
+		t.Errorf("v2 delete of a folder that holds something: %d %s", r.status, r.raw)
+	}
+	if r := del("/api/v1/folders", "y", "/x", nil); r.status != 200 {
+		t.Errorf("v1 delete (always forced): %d %s", r.status, r.raw)
+	}
+	if got := list("/api/v1/folders", "/", "true"); got != "x@/x" {
+		t.Errorf("after the delete: %s", got)
+	}
+	if r := del("/api/v1/folders", "y", "/x", nil); r.status != 404 {
+		t.Errorf("delete of a folder that is gone: %d %s", r.status, r.raw)
+	}
+	yes := true
+	mk("/x", "w")
+	if r := del("/api/v2/folders", "w", "/x", &yes); r.status != 200 {
+		t.Errorf("v2 forced delete: %d %s", r.status, r.raw)
+	}
+
 	s.AddToken("ro", infisicaltest.ReadOnly())
 	if r := call(t, s, "POST", "/api/v1/folders", nil, map[string]string{"workspaceId": pid, "environment": "dev", "name": "w"}, "ro"); r.status != 403 {
 		t.Errorf("read-only folder create: %d", r.status)
@@ -320,14 +481,20 @@ func TestLoginAndToken(t *testing.T) {
 	} {
 		r := call(t, s, "POST", tt.path, nil, tt.body, "")
 		tok, _ := r.body["accessToken"].(string)
-		if r.status != 200 || tok == "" || r.body["tokenType"] != "Bearer" || r.body["expiresIn"] != float64(7200) {
+		// 30 days each: what attaching universal auth sets by default.
+		if r.status != 200 || tok == "" || r.body["tokenType"] != "Bearer" || r.body["expiresIn"] != float64(2592000) || r.body["accessTokenMaxTTL"] != float64(2592000) {
 			t.Fatalf("%s: %s", tt.path, r.raw)
+		}
+		if strings.Count(tok, ".") != 2 {
+			t.Fatalf("%s: the token is not a JWT: %q", tt.path, tok)
 		}
 		if got := values(t, call(t, s, "GET", "/api/v3/secrets/raw", listQuery(s, "dev", "/"), nil, tok)); got["K"] != "v" {
 			t.Fatalf("list with the new token: %v", got)
 		}
-		if r := call(t, s, "POST", "/api/v1/auth/token/renew", nil, map[string]string{"accessToken": tok}, ""); r.status != 200 {
-			t.Fatalf("renew: %s", r.raw)
+		// TTL == Max TTL: a renew would outlive the Max TTL, so it is refused.
+		if r := call(t, s, "POST", "/api/v1/auth/token/renew", nil, map[string]string{"accessToken": tok}, ""); r.status != 401 ||
+			r.body["message"] != "Failed to renew MI access token past its Max TTL expiration" {
+			t.Fatalf("renew: %d %s", r.status, r.raw)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package infisicaltest
 
 import (
 	"fmt"
-	"net/http"
 	pathpkg "path"
 	"regexp"
 	"sort"
@@ -19,46 +18,76 @@ type folder struct {
 	id      string
 	created time.Time
 	secrets map[string]*secret
-	imports []importRef
+	imports []importRef // by position, first to last
 }
 
 type secret struct {
 	id               string
-	value            string
+	value, comment   string
 	version          int
 	created, updated time.Time
 }
 
 type importRef struct{ env, path string }
 
-// principal is what an access token may do.
+// scope is an environment ("*" = any) and a folder subtree.
+type scope struct{ env, path string }
+
+func (sc scope) covers(env, path string) bool {
+	if sc.env != "*" && sc.env != env {
+		return false
+	}
+	return sc.path == "/" || path == sc.path || strings.HasPrefix(path, sc.path+"/")
+}
+
+// keyRule is a scope narrowed to the keys that match a path.Match pattern.
+type keyRule struct {
+	scope
+	pattern string
+}
+
+// principal is what an access token may do. Infisical's permissions are
+// CASL rules on (environment, secretPath, secretName); these are the shapes
+// of them that change what a client sees.
 type principal struct {
-	deny     []importRef // env ("*" = any) and folder subtree it may not touch
-	readOnly bool
-}
-
-type uaIdentity struct {
-	secret string
-	p      *principal
-}
-
-type k8sIdentity struct {
-	jwt string
-	p   *principal
+	deny      []scope   // no access at all: 403 on lists and reads there
+	valueless []scope   // describeSecret without readValue
+	hidden    []keyRule // no describeSecret on these keys: silently left out
+	readOnly  bool
 }
 
 // Permission restricts an identity or token.
 type Permission func(*principal)
 
 // DenyFolder forbids env's folder subtree at path (env "*" = every
-// environment): lists and reads there answer 403 PermissionDenied, imports
-// from there are silently left out and references into it answer 403, as in
-// Infisical.
+// environment): lists and reads there answer 403 PermissionDenied, the
+// secrets of imports from there are silently left out, and expanding a
+// reference into it answers 403 for the whole request, as in Infisical.
 func DenyFolder(env, path string) Permission {
-	return func(p *principal) { p.deny = append(p.deny, importRef{env, cleanPath(path)}) }
+	return func(p *principal) { p.deny = append(p.deny, scope{env, cleanPath(path)}) }
 }
 
-// ReadOnly forbids creating and updating secrets and folders.
+// DescribeOnly lets the principal see the keys of env's subtree at path
+// but not their values (describeSecret without readValue). A list of such
+// a folder answers 403 PermissionDenied, or, with MaskUnreadableValues,
+// each value as "<hidden-by-infisical>" with secretValueHidden; in a
+// recursive list's subfolders and in imports the secrets are silently left
+// out; a reference to them fails the request.
+func DescribeOnly(env, path string) Permission {
+	return func(p *principal) { p.valueless = append(p.valueless, scope{env, cleanPath(path)}) }
+}
+
+// HideSecrets takes describeSecret away on the keys of env's subtree at path
+// that match pattern (path.Match syntax, e.g. "ADMIN_*"): lists silently
+// leave them out, as Infisical does for secrets a role may not describe, and
+// a read by name answers 403.
+func HideSecrets(env, path, pattern string) Permission {
+	return func(p *principal) {
+		p.hidden = append(p.hidden, keyRule{scope{env, cleanPath(path)}, pattern})
+	}
+}
+
+// ReadOnly forbids creating, updating and deleting secrets and folders.
 func ReadOnly() Permission { return func(p *principal) { p.readOnly = true } }
 
 func newPrincipal(perms []Permission) *principal {
@@ -69,12 +98,34 @@ func newPrincipal(perms []Permission) *principal {
 	return p
 }
 
+// canRead reports whether the folder is open to the principal at all.
 func (p *principal) canRead(env, path string) bool {
 	for _, d := range p.deny {
-		if d.env != "*" && d.env != env {
-			continue
+		if d.covers(env, path) {
+			return false
 		}
-		if d.path == "/" || path == d.path || strings.HasPrefix(path, d.path+"/") {
+	}
+	return true
+}
+
+func (p *principal) canDescribe(env, path, key string) bool {
+	if !p.canRead(env, path) {
+		return false
+	}
+	for _, h := range p.hidden {
+		if ok, _ := pathpkg.Match(h.pattern, key); ok && h.covers(env, path) {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *principal) canReadValue(env, path, key string) bool {
+	if !p.canDescribe(env, path, key) {
+		return false
+	}
+	for _, v := range p.valueless {
+		if v.covers(env, path) {
 			return false
 		}
 	}
@@ -82,6 +133,7 @@ func (p *principal) canRead(env, path string) bool {
 }
 
 func cleanPath(p string) string {
+	p = strings.TrimSpace(p)
 	if p == "" {
 		return "/"
 	}
@@ -95,7 +147,7 @@ func (s *Server) id() string {
 
 func (s *Server) newEnvironment() *environment {
 	e := &environment{id: s.id(), folders: map[string]*folder{}}
-	e.folders["/"] = &folder{id: s.id(), created: time.Now().UTC(), secrets: map[string]*secret{}}
+	e.folders["/"] = &folder{id: s.id(), created: s.now().UTC(), secrets: map[string]*secret{}}
 	return e
 }
 
@@ -115,9 +167,27 @@ func (s *Server) mkdir(e *environment, path string) *folder {
 		return f
 	}
 	s.mkdir(e, pathpkg.Dir(path))
-	f := &folder{id: s.id(), created: time.Now().UTC(), secrets: map[string]*secret{}}
+	f := &folder{id: s.id(), created: s.now().UTC(), secrets: map[string]*secret{}}
 	e.folders[path] = f
 	return f
+}
+
+// subtree lists path and the folders below it, at most maxDepth levels
+// deeper, sorted.
+func (e *environment) subtree(path string, maxDepth int) []string {
+	base := strings.Count(strings.TrimSuffix(path, "/"), "/")
+	var out []string
+	for fp := range e.folders {
+		if fp != path && !strings.HasPrefix(fp, strings.TrimSuffix(path, "/")+"/") {
+			continue
+		}
+		if strings.Count(fp, "/")-base > maxDepth {
+			continue
+		}
+		out = append(out, fp)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // AddEnvironment adds an empty environment; dev, staging and prod exist already.
@@ -128,23 +198,33 @@ func (s *Server) AddEnvironment(slug string) {
 }
 
 // SetSecret creates or replaces key in env's folder path, creating the
-// environment and folders as needed. Values are stored as given; references
-// are expanded when read.
+// environment and folders as needed. Values are stored exactly as given
+// (the API trims what it is sent; this is the store beneath it), and
+// references are expanded when read.
 func (s *Server) SetSecret(env, path, key, value string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.mkdir(s.env(env), path)
-	now := time.Now().UTC()
-	if sec := f.secrets[key]; sec != nil {
-		sec.value, sec.updated = value, now
-		sec.version++
-		return
+	s.put(s.mkdir(s.env(env), path), key, value, nil)
+}
+
+// put creates or updates key in f; a nil comment leaves it as it is.
+func (s *Server) put(f *folder, key, value string, comment *string) *secret {
+	now := s.now().UTC()
+	sec := f.secrets[key]
+	if sec == nil {
+		sec = &secret{id: s.id(), version: 0, created: now}
+		f.secrets[key] = sec
 	}
-	f.secrets[key] = &secret{id: s.id(), value: value, version: 1, created: now, updated: now}
+	sec.value, sec.updated = value, now
+	sec.version++
+	if comment != nil {
+		sec.comment = *comment
+	}
+	return sec
 }
 
 // AddImport makes env's folder path import fromEnv's folder fromPath, after
-// any imports it already has.
+// any imports it already has (so it wins over them, as in Infisical).
 func (s *Server) AddImport(env, path, fromEnv, fromPath string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -153,63 +233,37 @@ func (s *Server) AddImport(env, path, fromEnv, fromPath string) {
 	f.imports = append(f.imports, importRef{fromEnv, cleanPath(fromPath)})
 }
 
-// AddUniversalIdentity lets clientID/clientSecret log in; by default the
-// identity may read and write everything.
-func (s *Server) AddUniversalIdentity(clientID, clientSecret string, perms ...Permission) {
-	s.mu.Lock()
-	s.ua[clientID] = &uaIdentity{secret: clientSecret, p: newPrincipal(perms)}
-	s.mu.Unlock()
-}
-
-// AddKubernetesIdentity lets identityID log in with exactly this service
-// account jwt.
-func (s *Server) AddKubernetesIdentity(identityID, jwt string, perms ...Permission) {
-	s.mu.Lock()
-	s.k8s[identityID] = &k8sIdentity{jwt: jwt, p: newPrincipal(perms)}
-	s.mu.Unlock()
-}
-
-// AddToken makes token a valid access token (INFISICAL_TOKEN style).
-func (s *Server) AddToken(token string, perms ...Permission) {
-	s.mu.Lock()
-	s.tokens[token] = newPrincipal(perms)
-	delete(s.expired, token)
-	s.mu.Unlock()
-}
-
-// ExpireToken makes token answer 403 TokenError "Your token has expired",
-// which is what Infisical answers for an expired access token JWT.
-func (s *Server) ExpireToken(token string) {
-	s.mu.Lock()
-	s.expired[token] = true
-	s.mu.Unlock()
-}
-
-// Tokens are the access tokens issued by logins and added by AddToken.
-func (s *Server) Tokens() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.tokens))
-	for t := range s.tokens {
-		out = append(out, t)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // refPattern is Infisical's INTERPOLATION_PATTERN_STRING
 // (backend/src/services/secret-v2-bridge/secret-reference-fns.ts).
 var refPattern = regexp.MustCompile(`\$\{([a-zA-Z0-9\-_.@]+)\}`)
 
-// maxRefDepth is Infisical's MAX_SECRET_REFERENCE_DEPTH.
+// maxRefDepth is Infisical's MAX_SECRET_REFERENCE_DEPTH and the depth at
+// which it stops following imports.
 const maxRefDepth = 10
+
+// maxFolderDepth is how deep a recursive list goes below its folder.
+const maxFolderDepth = 20
 
 type forbidden struct{ msg string }
 
-// expand resolves references the way Infisical's expandSecretReferencesFactory
-// does: ${KEY} is the same folder, ${env.a.b.KEY} is env's folder /a/b, a
-// missing secret or folder becomes "", a cycle stops expanding, references
-// into denied folders fail with 403, cross-project ${@slug...} stay as is.
+// reference splits a reference into its environment, folder and key; ok is
+// false for a cross-project ${@slug...}, which stays as it is.
+func reference(env, path, ref string) (renv, rpath, rkey string, ok bool) {
+	parts := strings.Split(ref, ".")
+	if strings.HasPrefix(parts[0], "@") {
+		return "", "", "", false
+	}
+	if len(parts) == 1 {
+		return env, path, parts[0], true
+	}
+	return parts[0], cleanPath(strings.Join(parts[1:len(parts)-1], "/")), parts[len(parts)-1], true
+}
+
+// expand resolves references the way Infisical's recursivelyExpandSecret
+// does: ${KEY} is the same folder, ${env.a.b.KEY} is env's folder /a/b; a
+// reference to a missing or empty secret is left as literal text, a cycle
+// stops expanding, and a reference the principal may not read fails the
+// whole request with 403.
 func (s *Server) expand(p *principal, env, path, key, value string) (string, *forbidden) {
 	visited := map[string]bool{env + ":" + path + ":" + key: true}
 	return s.expandAt(p, env, path, key, value, 0, visited)
@@ -224,39 +278,34 @@ func (s *Server) expandAt(p *principal, env, path, key, value string, depth int,
 		if denied != nil {
 			return m
 		}
-		parts := strings.Split(m[2:len(m)-1], ".")
-		if strings.HasPrefix(parts[0], "@") {
+		renv, rpath, rkey, ok := reference(env, path, m[2:len(m)-1])
+		if !ok {
 			return m
 		}
-		renv, rpath, rkey := env, path, parts[0]
-		if len(parts) > 1 {
-			renv = parts[0]
-			rpath = cleanPath(strings.Join(parts[1:len(parts)-1], "/"))
-			rkey = parts[len(parts)-1]
+		var sec *secret
+		if e := s.envs[renv]; e != nil {
+			if f := e.folders[rpath]; f != nil {
+				sec = f.secrets[rkey]
+			}
 		}
-		if !p.canRead(renv, rpath) {
-			denied = &forbidden{fmt.Sprintf("You do not have permission to read secret '%s' in environment '%s' at path '%s', which is referenced by secret '%s' in environment '%s' at path '%s'.",
+		if sec == nil || sec.value == "" {
+			return m
+		}
+		if !p.canReadValue(renv, rpath, rkey) {
+			denied = &forbidden{fmt.Sprintf("Failed to expand secret reference: You do not have permission to read secret '%s' in environment '%s' at path '%s', which is referenced by secret '%s' in environment '%s' at path '%s'.",
 				rkey, renv, rpath, key, env, path)}
 			return m
 		}
-		v := ""
-		if e := s.envs[renv]; e != nil {
-			if f := e.folders[rpath]; f != nil {
-				if sec := f.secrets[rkey]; sec != nil {
-					v = sec.value
-				}
-			}
-		}
 		id := renv + ":" + rpath + ":" + rkey
 		if visited[id] {
-			return v
+			return m
 		}
 		next := make(map[string]bool, len(visited)+1)
 		for k := range visited {
 			next[k] = true
 		}
 		next[id] = true
-		ev, err := s.expandAt(p, renv, rpath, rkey, v, depth+1, next)
+		ev, err := s.expandAt(p, renv, rpath, rkey, sec.value, depth+1, next)
 		if err != nil {
 			denied = err
 		}
@@ -265,7 +314,12 @@ func (s *Server) expandAt(p *principal, env, path, key, value string, depth int,
 	return out, denied
 }
 
-// secretJSON is secretRawSchema in Infisical's sanitizedSchemas.ts.
+// hiddenMask is what Infisical sends instead of a value the caller may
+// not read (INFISICAL_SECRET_VALUE_HIDDEN_MASK).
+const hiddenMask = "<hidden-by-infisical>"
+
+// secretJSON is secretRawSchema in Infisical's sanitizedSchemas.ts, with
+// the fields the v4 list adds.
 type secretJSON struct {
 	ID                       string   `json:"id"`
 	ID2                      string   `json:"_id"`
@@ -289,35 +343,25 @@ type secretJSON struct {
 	SecretMetadata           []string `json:"secretMetadata"`
 }
 
-func (s *Server) secretJSON(env, path, key, value string, sec *secret) secretJSON {
+func (s *Server) secretJSON(env, path, key, value string, hidden bool, sec *secret) secretJSON {
+	if hidden {
+		value = hiddenMask
+	}
 	return secretJSON{
 		ID: sec.id, ID2: sec.id, Workspace: s.project, Environment: env, Version: sec.version,
-		Type: "shared", SecretKey: key, SecretValue: value,
+		Type: "shared", SecretKey: key, SecretValue: value, SecretComment: sec.comment,
 		CreatedAt: sec.created.Format(time.RFC3339Nano), UpdatedAt: sec.updated.Format(time.RFC3339Nano),
-		SecretPath: path, Tags: []string{}, SecretMetadata: []string{},
+		SecretPath: path, SecretValueHidden: hidden, Tags: []string{}, SecretMetadata: []string{},
 	}
 }
 
-// folderSecrets renders a folder's own secrets sorted by key, expanded if asked.
-func (s *Server) folderSecrets(p *principal, env, path string, f *folder, expand bool) ([]secretJSON, *forbidden) {
+func sortedKeys(f *folder) []string {
 	keys := make([]string, 0, len(f.secrets))
 	for k := range f.secrets {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := make([]secretJSON, 0, len(keys))
-	for _, k := range keys {
-		sec := f.secrets[k]
-		v := sec.value
-		if expand {
-			var err *forbidden
-			if v, err = s.expand(p, env, path, k, v); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, s.secretJSON(env, path, k, v, sec))
-	}
-	return out, nil
+	return keys
 }
 
 type importJSON struct {
@@ -328,89 +372,121 @@ type importJSON struct {
 	Secrets         []secretJSON      `json:"secrets"`
 }
 
-// importBlocks renders f's imports in order. An import's own imports are
-// merged into its block behind its own keys; imports the principal may not
-// read are left out, as Infisical's allowedImports filter does.
-func (s *Server) importBlocks(p *principal, f *folder, expand bool) ([]importJSON, *forbidden) {
+// listOptions are the booleans of a list.
+type listOptions struct {
+	expand, imports, recursive, viewValue bool
+}
+
+// importBlocks renders the imports of the folders at paths the way
+// Infisical's fnSecretsV2FromImports does: imports ordered by position
+// (folder by folder where positions tie), one block per source folder, a
+// block holding its folder's secrets followed by those of that folder's own
+// imports, level by level, each source visited once. Secrets the principal
+// may not read are left out of a block (the block stays); blocks whose
+// folder does not exist are left out.
+func (s *Server) importBlocks(p *principal, e *environment, paths []string, o listOptions) []importJSON {
+	type pending struct {
+		ref importRef
+		pos int
+	}
+	var top []pending
+	for _, fp := range paths {
+		for i, im := range e.folders[fp].imports {
+			top = append(top, pending{im, i})
+		}
+	}
+	sort.SliceStable(top, func(i, j int) bool { return top[i].pos < top[j].pos })
+	visited := map[importRef]bool{}
+	var refs []importRef
+	for _, t := range top {
+		if !visited[t.ref] {
+			visited[t.ref] = true
+			refs = append(refs, t.ref)
+		}
+	}
 	out := []importJSON{}
-	for _, im := range f.imports {
-		if !p.canRead(im.env, im.path) {
+	for _, im := range refs {
+		src := s.folderAt(im.env, im.path)
+		if src == nil {
 			continue
 		}
-		e := s.envs[im.env]
-		if e == nil || e.folders[im.path] == nil {
-			continue
+		secs := s.importedSecrets(p, im, src, o)
+		secs = append(secs, s.deeperImports(p, src, o, visited, 1)...)
+		if o.expand {
+			secs = uniqueKeys(secs)
+			for i := range secs {
+				if secs[i].SecretValueHidden {
+					continue
+				}
+				// A reference that fails to expand in an import leaves the
+				// value as it is stored: Infisical settles these expansions
+				// without looking at the failures.
+				if v, err := s.expand(p, secs[i].Environment, secs[i].SecretPath, secs[i].SecretKey, secs[i].SecretValue); err == nil {
+					secs[i].SecretValue = v
+				}
+			}
 		}
-		secs, err := s.importedSecrets(p, im, expand, map[string]bool{})
-		if err != nil {
-			return nil, err
-		}
+		se := s.envs[im.env]
 		out = append(out, importJSON{
-			SecretPath: im.path, Environment: im.env, FolderID: e.folders[im.path].id,
-			EnvironmentInfo: map[string]string{"id": e.id, "slug": im.env, "name": im.env},
+			SecretPath: im.path, Environment: im.env, FolderID: src.id,
+			EnvironmentInfo: map[string]string{"id": se.id, "slug": im.env, "name": im.env},
 			Secrets:         secs,
 		})
 	}
-	return out, nil
+	return out
 }
 
-func (s *Server) importedSecrets(p *principal, im importRef, expand bool, seen map[string]bool) ([]secretJSON, *forbidden) {
-	id := im.env + ":" + im.path
-	if seen[id] || len(seen) > maxRefDepth {
-		return nil, nil
+func (s *Server) deeperImports(p *principal, f *folder, o listOptions, visited map[importRef]bool, depth int) []secretJSON {
+	if depth > maxRefDepth {
+		return nil
 	}
-	seen[id] = true
-	f := s.envs[im.env].folders[im.path]
-	secs, err := s.folderSecrets(p, im.env, im.path, f, expand)
-	if err != nil {
-		return nil, err
-	}
-	have := map[string]bool{}
-	for _, sj := range secs {
-		have[sj.SecretKey] = true
-	}
-	for _, sub := range f.imports {
-		if !p.canRead(sub.env, sub.path) || s.envs[sub.env] == nil || s.envs[sub.env].folders[sub.path] == nil {
+	var out []secretJSON
+	for _, im := range f.imports {
+		if visited[im] {
 			continue
 		}
-		more, err := s.importedSecrets(p, sub, expand, seen)
-		if err != nil {
-			return nil, err
+		visited[im] = true
+		src := s.folderAt(im.env, im.path)
+		if src == nil {
+			continue
 		}
-		for _, sj := range more {
-			if !have[sj.SecretKey] {
-				have[sj.SecretKey] = true
-				secs = append(secs, sj)
-			}
-		}
+		out = append(out, s.importedSecrets(p, im, src, o)...)
+		out = append(out, s.deeperImports(p, src, o, visited, depth+1)...)
 	}
-	return secs, nil
+	return out
 }
 
-// scope checks the project and environment of a request, as every secrets and
-// folders route does first.
-func (s *Server) scope(reqID, projectID, envSlug string) (*environment, *answer) {
-	if projectID == "" {
-		a := apiError(reqID, http.StatusBadRequest, "BadRequest", "Must provide either workspaceId or workspaceSlug")
-		return nil, &a
+// importedSecrets are an imported folder's own secrets that the principal
+// may see: with values only those it may read.
+func (s *Server) importedSecrets(p *principal, im importRef, f *folder, o listOptions) []secretJSON {
+	out := []secretJSON{}
+	for _, k := range sortedKeys(f) {
+		if !p.canDescribe(im.env, im.path, k) || (o.viewValue && !p.canReadValue(im.env, im.path, k)) {
+			continue
+		}
+		sec := f.secrets[k]
+		sj := s.secretJSON(im.env, im.path, k, sec.value, !o.viewValue, sec)
+		sj.Workspace = "" // Infisical sends an empty workspace in import blocks
+		out = append(out, sj)
 	}
-	if projectID != s.project {
-		a := apiError(reqID, http.StatusNotFound, "NotFound", fmt.Sprintf("Project with ID '%s' not found", projectID))
-		return nil, &a
-	}
-	if envSlug == "" {
-		a := validation(reqID, "environment")
-		return nil, &a
-	}
-	e := s.envs[envSlug]
-	if e == nil {
-		a := apiError(reqID, http.StatusNotFound, "NotFound",
-			fmt.Sprintf("Environment with slug '%s' in project with ID '%s' not found", envSlug, projectID))
-		return nil, &a
-	}
-	return e, nil
+	return out
 }
 
-func denied(reqID, action, subject string) answer {
-	return apiError(reqID, http.StatusForbidden, "PermissionDenied", fmt.Sprintf("You are not allowed to %s on %s", action, subject))
+func uniqueKeys(secs []secretJSON) []secretJSON {
+	seen := map[string]bool{}
+	out := secs[:0:0]
+	for _, sj := range secs {
+		if !seen[sj.SecretKey] {
+			seen[sj.SecretKey] = true
+			out = append(out, sj)
+		}
+	}
+	return out
+}
+
+func (s *Server) folderAt(env, path string) *folder {
+	if e := s.envs[env]; e != nil {
+		return e.folders[path]
+	}
+	return nil
 }
