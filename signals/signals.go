@@ -46,8 +46,9 @@ import (
 // Of the realtime signals, 35 to 64 are forwarded. 32, 33 and 34 are the
 // Go runtime's (glibc's thread cancellation and set*id, musl's): it
 // installs no handler that signal.Notify could reach for 32 and 34, so
-// they keep the kernel's default (they end secret-init, or, as PID 1, are
-// dropped by the kernel), and it consumes 33 itself.
+// they keep what secret-init inherited: the kernel's default (they end
+// secret-init; as PID 1 the kernel drops them), or an ignore; it consumes
+// 33 itself.
 //
 // SIGTSTP is forwarded, so that "docker kill -s TSTP" pauses the service;
 // when the child stops, the launcher stops secret-init as well when it is
