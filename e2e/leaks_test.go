@@ -117,7 +117,9 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 		}, true},
 		{"answer over the cap", func(t *testing.T, f *fixture) ([]string, []string) {
 			body := []byte(`{"secrets":[{"secretKey":"A","secretValue":"` + strings.Repeat(canaryAnswer, (33<<20)/len(canaryAnswer)) + `"}],"imports":[]}`)
-			for range 2 {
+			// Every list gets it: the two folders, or /shared and then
+			// (--fetch auto, after /shared's answer over the cap) its two.
+			for range 3 {
 				f.Server.RawAnswer(infisicaltest.RawAnswer{ContentType: "application/json", Body: body})
 			}
 			return nil, []string{"--required"}
