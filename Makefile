@@ -49,6 +49,7 @@ lint:
 # Longer fuzzing than the seed corpora that `make test` runs.
 fuzz:
 	$(GO) test ./dotenv/ -run '^$$' -fuzz FuzzParseDotenv -fuzztime 60s
+	$(GO) test ./dotenv/ -run '^$$' -fuzz FuzzUpdate -fuzztime 60s
 	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzParse -fuzztime 60s
 	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzFastPath -fuzztime 60s
 	$(GO) test ./signals/ -run '^$$' -fuzz FuzzParseRewrite -fuzztime 60s
