@@ -159,10 +159,8 @@ func quote(v string) string {
 // it points at is replaced, the link kept. As root, the file keeps its
 // owner.
 func WriteFile(path string, data []byte) error {
-	target := path
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		target = real
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	target, err := linkTarget(path)
+	if err != nil {
 		return fmt.Errorf("%s: %w", path, unwrapPathError(err))
 	}
 	old, statErr := os.Stat(target)
@@ -212,6 +210,32 @@ func WriteFile(path string, data []byte) error {
 		}
 	}
 	return nil
+}
+
+// linkTarget is the file path names: path itself, or where its links
+// lead, also when the file there does not exist yet.
+func linkTarget(path string) (string, error) {
+	for range 40 { // as the kernel's limit on links followed
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		dest, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(dest) {
+			dest = filepath.Join(filepath.Dir(path), dest)
+		}
+		path = dest
+	}
+	return "", syscall.ELOOP
 }
 
 type owner struct{ Uid, Gid int }
