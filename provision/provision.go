@@ -197,6 +197,13 @@ func Run(ctx context.Context, o resolve.Options, po Options, proc []string) (*Re
 		return nil, err
 	}
 	defer c.CloseIdle()
+	for _, id := range in.identities {
+		if id.file != nil {
+			// The credentials already in the files are scrubbed from every
+			// error, like those of the login and the secrets to be made.
+			c.Redact(id.file.Values["INFISICAL_CLIENT_ID"], id.file.Values["INFISICAL_CLIENT_SECRET"])
+		}
+	}
 	if err := b.Login(ctx, c); err != nil {
 		var ue *resolve.UsageError
 		if errors.As(err, &ue) {
