@@ -58,7 +58,7 @@ func (p *planner) read(ctx context.Context, id *identity) error {
 	}
 	id.id = found[0].ID
 	if r := found[0].OrgRole; r != "no-access" && r != "" {
-		p.rep.Warnings = append(p.rep.Warnings, fmt.Sprintf("identity %s has the organization role %s, which it does not need; provision leaves it (change it in Infisical: Organization, Access Control, Identities)", id.name, r))
+		p.rep.Warnings = append(p.rep.Warnings, fmt.Sprintf("identity %s has the organization role %s, which it does not need; provision leaves it as it is", id.name, r))
 	}
 	ua, err := p.c.UniversalAuth(ctx, id.id)
 	switch {

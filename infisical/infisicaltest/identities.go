@@ -168,8 +168,7 @@ func (s *Server) identityByID(id string) *machineIdentity {
 
 // identityPrincipal makes the principal of a seeded identity: by default
 // an admin of the organisation and of the project, which may do
-// everything, as every identity of this server could before roles were
-// modelled; perms narrow it.
+// everything; perms narrow it.
 func (s *Server) identityPrincipal(name string, perms []Permission) *principal {
 	mi := s.newIdentity(name, "admin")
 	s.join(mi, "admin")
