@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,7 +32,7 @@ type Globals struct {
 	Path         []string      `name:"path" env:"SECRET_INIT_PATHS" sep:"none" placeholder:"FOLDER" help:"Also fetch every secret in this Infisical folder (like infisical run --path). Repeatable; the variable takes a comma list."`
 	Timeout      time.Duration `env:"SECRET_INIT_TIMEOUT" default:"10s" help:"Bound on the whole prefetch, retries included."`
 	CACert       string        `name:"ca-cert" env:"SECRET_INIT_CA_CERT" placeholder:"FILE" help:"PEM file with a CA to trust for Infisical's TLS, in addition to the system's."`
-	Required     bool          `env:"SECRET_INIT_REQUIRED" help:"Fail the start (exit 125) when Infisical is unreachable, refuses the login, a contract is broken, or any declared key is in neither the environment nor Infisical."`
+	Required     bool          `env:"SECRET_INIT_REQUIRED" help:"Fail the start (exit 125) when Infisical is unreachable, refuses the login, a contract is broken, or any declared key that is not optional is in neither the environment nor Infisical. INFISICAL_REQUIRED=true (or 1, yes) turns it on too."`
 
 	// Read by every command, so that check and plan show what a start's
 	// command would get.
@@ -39,6 +40,7 @@ type Globals struct {
 
 	envFileSet   bool // the user named --env-file or SECRET_INIT_ENV_FILE
 	contractsSet bool // the user named --contracts or SECRET_INIT_CONTRACTS
+	requiredSet  bool // the user named --required or SECRET_INIT_REQUIRED
 }
 
 // resolveOptions turns the shared flags into resolve options.
@@ -81,6 +83,8 @@ type CLI struct {
 
 	Provision ProvisionCmd `cmd:"" help:"Make the runtime (read-only) and admin (read-write) machine identities, with universal auth, client secrets and their roles in the project, and the contracts' folders; write their credentials into their .env files. Needs an identity that administers the project. A dry run unless --execute. Exit 1 when a step failed."`
 
+	ShowVersion bool `name:"version" help:"Print the version, as the version command does."`
+
 	command string // run, version, plan, check, seed or provision
 }
 
@@ -98,10 +102,27 @@ func parseArgs(args, environ []string) (*CLI, error) {
 			return nil, err
 		}
 	}
+	if !cli.requiredSet && infisicalRequired(environ) {
+		cli.Required = true
+	}
 	if err := cli.validate(); err != nil {
 		return nil, err
 	}
 	return cli, nil
+}
+
+// infisicalRequired reads INFISICAL_REQUIRED, the seed project's switch
+// for what --required does, as the seed project reads it: true, 1 or yes
+// turn it on, anything else leaves it off. --required and
+// SECRET_INIT_REQUIRED, when given, decide instead. Like every
+// SECRET_INIT_* variable it is read from the process environment only.
+func infisicalRequired(environ []string) bool {
+	v, _ := resolve.LookupEnv(environ, "INFISICAL_REQUIRED")
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes":
+		return true
+	}
+	return false
 }
 
 // fastParse handles the command line of nearly every container start,
@@ -144,7 +165,8 @@ func kongParse(args, environ []string) (cli *CLI, err error) {
 	cli = &CLI{}
 	parser, err := kong.New(cli,
 		kong.Name("secret-init"),
-		kong.Description("Fetch the secrets your service's contracts declare from Infisical, then run it (exec, or as a tini-style PID 1).\n\nUsage: secret-init [flags] [--] COMMAND [ARG...]"),
+		kong.Description("Fetch the secrets your service's contracts declare from Infisical, then run COMMAND: in its place (exec), or as a tini-style PID 1 that forwards signals and reaps zombies. With no INFISICAL_ADDR it only puts .env under the environment and runs COMMAND."),
+		kong.Help(printHelp),
 		kong.UsageOnError(),
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
@@ -166,6 +188,11 @@ func kongParse(args, environ []string) (cli *CLI, err error) {
 			err = &launcher.ExitError{Code: launcher.ExitUsage}
 		}
 	}()
+	if len(args) > 0 && args[0] == "help" {
+		// secret-init help [COMMAND]: our help, never a program named help
+		// (that is secret-init -- help).
+		args = append(slices.Clone(args[1:]), "--help")
+	}
 	routed, explicitRun, err := routeArgs(parser, args)
 	if err != nil {
 		return nil, err
@@ -178,8 +205,12 @@ func kongParse(args, environ []string) (cli *CLI, err error) {
 		cli.Run.Command = cli.Run.Command[1:]
 	}
 	cli.command, _, _ = strings.Cut(ctx.Command(), " ")
+	if cli.ShowVersion {
+		cli.command = "version"
+	}
 	cli.envFileSet = flagSet(ctx, environ, "env-file")
 	cli.contractsSet = flagSet(ctx, environ, "contracts")
+	cli.requiredSet = flagSet(ctx, environ, "required")
 	cli.Contracts = splitEnvList(ctx, "contracts", cli.Contracts)
 	cli.Path = splitEnvList(ctx, "path", cli.Path)
 	return cli, nil

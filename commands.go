@@ -41,8 +41,18 @@ type VersionCmd struct{}
 
 // Run prints the version.
 func (VersionCmd) Run() error {
-	fmt.Println("secret-init", version)
-	return nil
+	_, err := fmt.Println("secret-init", version)
+	return outputFailed(err)
+}
+
+// outputFailed makes a failed write of our own output (stdout full or
+// closed) an exit 125 with one line: the operator asked for output and did
+// not get it, whatever the command would have said.
+func outputFailed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &launcher.ExitError{Code: launcher.ExitUsage, Err: fmt.Errorf("cannot write the output: %w", err)}
 }
 
 // PlanCmd prints what a start would fetch, without any network I/O.
@@ -98,13 +108,13 @@ func (c *CheckCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 			return err
 		}
 	}
-	if err != nil {
-		log.Error().Msg(err.Error())
-	}
+	// The report first: when it cannot be written, that is the one line
+	// (125), not the verdict nobody will read.
 	if werr := writeReport(resolve.CheckReport(out, environ, err), c.Output); werr != nil {
 		return werr
 	}
 	if err != nil {
+		log.Error().Msg(err.Error())
 		return &launcher.ExitError{Code: launcher.ExitFailed} // said in the log and the report
 	}
 	return nil
@@ -176,7 +186,7 @@ func printReport(log zerolog.Logger, warnings []string, r interface{ WriteText(i
 		log.Warn().Msg(w)
 	}
 	if err := r.WriteText(os.Stdout); err != nil {
-		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
+		return outputFailed(err)
 	}
 	if failed {
 		return &launcher.ExitError{Code: launcher.ExitFailed}
@@ -184,16 +194,10 @@ func printReport(log zerolog.Logger, warnings []string, r interface{ WriteText(i
 	return nil
 }
 
-// writeReport prints r as text or JSON; a failed write exits 1.
+// writeReport prints r as text or JSON.
 func writeReport(r *resolve.Report, format string) error {
-	var err error
 	if format == "json" {
-		err = r.WriteJSON(os.Stdout)
-	} else {
-		err = r.WriteText(os.Stdout)
+		return outputFailed(r.WriteJSON(os.Stdout))
 	}
-	if err != nil {
-		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
-	}
-	return nil
+	return outputFailed(r.WriteText(os.Stdout))
 }

@@ -5,7 +5,7 @@
 //
 // This file is the life of a start, in the order it happens; cli.go is the
 // command line, commands.go the operator commands (version, plan, check,
-// seed).
+// seed, provision).
 package main
 
 import (
@@ -42,7 +42,7 @@ func run(args, environ []string) int {
 	}
 	log := newLogger(cli.LogLevel, cli.LogFormat)
 	if cli.command != "run" {
-		// version, plan, check, seed: no command to hand over to.
+		// version, plan, check, seed, provision: no command to hand over to.
 		_, err := watched(sigs, func() error { return cli.operate(environ, log) })
 		return exitCode(log, err)
 	}
@@ -135,10 +135,14 @@ func exitCode(log zerolog.Logger, err error) int {
 }
 
 // usageFailure reports a command-line mistake with the usage line, and
-// exits 125; what kong answered itself (--help) keeps kong's code.
+// exits 125; what kong answered itself (--help) keeps kong's code, and
+// says why in one line if it failed (the help could not be written).
 func usageFailure(err error) int {
 	var e *launcher.ExitError
 	if errors.As(err, &e) {
+		if e.Err != nil {
+			fmt.Fprintf(os.Stderr, "secret-init: %v\n", e.Err)
+		}
 		return e.Code
 	}
 	fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)

@@ -10,6 +10,9 @@
 //	handler_routing.handlers[].handler.handler_type
 //	dependencies[] with type: environment (env_var, or an upper-case name; required)
 //
+// A dependency written with an upper-case name: and no env_var: is taken,
+// but never required: the seed project's extractor skips such entries.
+//
 // Everything else in a contract is ignored. Whatever cannot be used (an
 // unknown transport, a malformed or unreadable file, a field of the wrong
 // type) is a Warning naming file, line and field; it never stops Load, and
@@ -39,6 +42,12 @@ import (
 // bounds the memory and time one bad file costs every container start.
 const MaxFileSize = 256 << 10
 
+// NameOnlyField ends the Source.Field of a dependency written with name:
+// and no env_var: (dependencies[2].name). Such a dependency is never
+// required: the seed project's extractor skips it, so its services start
+// without the key.
+const NameOnlyField = ".name"
+
 // Source says where a need was declared.
 type Source struct {
 	File  string
@@ -50,7 +59,7 @@ type Source struct {
 type Requirement struct {
 	Key       string
 	Transport string // canonical transport, or EnvFolder for dependencies[]
-	Required  bool   // transports: true; dependencies: their required (default true); true wins when merged
+	Required  bool   // transports: true; dependencies: their required (default true; false for name: alone); true wins when merged
 	Sources   []Source
 }
 

@@ -2,6 +2,7 @@ package contracts
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -66,6 +67,8 @@ func TestLoadOmnibase(t *testing.T) {
 	wantFiles := []string{
 		"node_coding_agent_invoke_effect/contract.yaml",
 		"node_db_error_linear_effect/contract_linear.yaml",
+		"node_event_forward_effect/contract.yaml",
+		"node_llm_completion_effect/contract.yaml",
 		"node_pr_state_projection_compute/contract.yaml",
 		"node_registration_storage_effect/contract.yaml",
 		"node_registry_api_effect/contract.yaml",
@@ -91,9 +94,12 @@ func TestLoadOmnibase(t *testing.T) {
 		"env/LINEAR_TEAM_ID required node_db_error_linear_effect:17:dependencies[3].env_var",
 		// required: false in the Slack alerter, required (by default) in the Linear one: required wins.
 		"env/SLACK_CHANNEL_ID required node_db_error_linear_effect:21:dependencies[4].env_var node_slack_alerter_effect:26:dependencies[2].env_var",
+		"env/EVENT_FORWARD_BACKEND_URL optional node_event_forward_effect:8:dependencies[0].name",
+		"env/LLM_CODER_URL optional node_llm_completion_effect:7:dependencies[0].name",
 		"env/SLACK_BOT_TOKEN required node_slack_alerter_effect:21:dependencies[1].env_var",
-		// name only, no env_var: taken because it is an upper-case variable name.
-		"env/QDRANT_URL required node_vector_store_effect:21:dependencies[0].name",
+		// name only, no env_var: taken because it is an upper-case variable
+		// name, and optional, as the seed project's extractor skips it.
+		"env/QDRANT_URL optional node_vector_store_effect:21:dependencies[0].name",
 		"http/HTTP_BASE_URL required" + httpSources,
 		"http/HTTP_TIMEOUT_MS required" + httpSources,
 		"http/HTTP_MAX_RETRIES required" + httpSources,
@@ -265,8 +271,8 @@ func TestLoadPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Files) != 7 || !slices.IsSorted(s.Files) {
-		t.Errorf("Files = %q, want the 7 omnibase contracts once each, sorted", s.Files)
+	if len(s.Files) != 9 || !slices.IsSorted(s.Files) {
+		t.Errorf("Files = %q, want the 9 omnibase contracts once each, sorted", s.Files)
 	}
 	if n := len(s.Requirements[len(s.Requirements)-1].Sources); n != 1 {
 		t.Errorf("qdrant requirement has %d sources, want 1 (file read once)", n)
@@ -628,6 +634,33 @@ func TestNameChecks(t *testing.T) {
 		}
 		if got := IsVarName(tt.s, true); got != tt.upVar {
 			t.Errorf("IsVarName(%q, true) = %v", tt.s, got)
+		}
+	}
+}
+
+// TestDependencyNameOnlyIsOptional: a dependency with name: and no
+// env_var: is taken but never required, whatever required says, on the
+// scanner's path and on yaml.v3's alike.
+func TestDependencyNameOnlyIsOptional(t *testing.T) {
+	doc := []byte("dependencies:\n" +
+		"  - {type: environment, name: QDRANT_URL}\n" +
+		"  - {type: environment, name: EVENT_FORWARD_BACKEND_URL, required: true}\n" +
+		"  - {type: environment, name: slack_bot_token, env_var: SLACK_BOT_TOKEN}\n" +
+		"  - {type: environment, name: LINEAR_TEAM_ID, env_var: LINEAR_TEAM_ID, required: false}\n")
+	want := []string{
+		"QDRANT_URL false dependencies[0].name",
+		"EVENT_FORWARD_BACKEND_URL false dependencies[1].name",
+		"SLACK_BOT_TOKEN true dependencies[2].env_var",
+		"LINEAR_TEAM_ID false dependencies[3].env_var",
+	}
+	m := DefaultTransportMap()
+	for path, c := range map[string]contract{"scanner or yaml.v3": parse("c.yaml", doc, m, &scratch{}), "yaml.v3": parseYAML("c.yaml", doc, m)} {
+		var got []string
+		for _, n := range c.needs {
+			got = append(got, fmt.Sprintf("%s %v %s", n.key, n.required, n.src.Field))
+		}
+		if !slices.Equal(got, want) || len(c.warnings) != 0 {
+			t.Errorf("%s: needs %q, warnings %v; want %q", path, got, c.warnings, want)
 		}
 	}
 }

@@ -181,6 +181,7 @@ var fastPathCases = []struct {
 }{
 	{"indentless list", "dependencies:\n- type: environment\n  env_var: A\n- name: B\nmetadata:\n  transport_type: db\n", true},
 	{"indentless list under an entry", "handler_routing:\n  handlers:\n  - handler:\n      handler_type: db\n  - handler_type: kafka\n", true},
+	{"name-only dependencies", "dependencies:\n  - type: environment\n    name: QDRANT_URL\n    required: true\n  - type: environment\n    name: LLM_CODER_URL\n  - type: environment\n    name: ignored\n    env_var: SLACK_BOT_TOKEN\n", true},
 	{"entry key after spaces", "dependencies:\n  -   type: environment\n      env_var: A\n      required: no\n", true},
 	{"empty values", "metadata:\nhandler_routing:\n  handlers:\ndependencies:\n  - type:\n  - type: environment\n    name:\n", true},
 	{"scalar kinds", "metadata:\n  transport_type: ~\ndependencies:\n  - {type: environment, env_var: 42}\n  - type: environment\n    env_var: 0x1F\n    required: False\n  - type: environment\n    env_var: A\n    required: 'no'\n  - type: 2001-12-14\n  - type: environment\n    env_var: B\n    required: 1.5\n", true},

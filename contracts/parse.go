@@ -196,7 +196,7 @@ func (c *contract) dependencies(file string, root *yaml.Node) {
 		if !strings.EqualFold(strings.TrimSpace(typ.Value), "environment") {
 			return // library, service, ...: not ours
 		}
-		key, src, ok := c.dependencyKey(file, field, d)
+		key, src, nameOnly, ok := c.dependencyKey(file, field, d)
 		if !ok {
 			return
 		}
@@ -209,6 +209,12 @@ func (c *contract) dependencies(file string, root *yaml.Node) {
 				// either way; only a missing one becomes fatal.
 				c.warn(file, r.Line, field.name(".required"), "want true or false, got "+kindName(r)+"; taken as true")
 			}
+		}
+		if nameOnly {
+			// The seed project's extractor skips a dependency without
+			// env_var, so its services start without the key: fetched
+			// here, but never required, whatever required says.
+			required = false
 		}
 		c.needs = append(c.needs, need{transport: EnvFolder, key: key, required: required, src: src})
 	})
@@ -246,29 +252,29 @@ func (f entryField) name(suffix string) string {
 
 // dependencyKey finds the variable of an environment dependency: env_var,
 // or else name when it looks like a variable (QDRANT_URL), which is how
-// several real contracts write it.
-func (c *contract) dependencyKey(file string, field entryField, d *yaml.Node) (string, Source, bool) {
+// several real contracts write it; nameOnly says it was the name.
+func (c *contract) dependencyKey(file string, field entryField, d *yaml.Node) (key string, src Source, nameOnly, ok bool) {
 	if _, ev := lookup(d, "env_var"); !isNull(ev) {
 		if !isString(ev) {
 			c.warn(file, ev.Line, field.name(".env_var"), "want a variable name, got "+kindName(ev))
-			return "", Source{}, false
+			return "", Source{}, false, false
 		}
 		if v := strings.TrimSpace(ev.Value); v != "" {
 			if !IsVarName(v, false) {
 				c.warn(file, ev.Line, field.name(".env_var"), "not a variable name ([A-Za-z_][A-Za-z0-9_]*)")
-				return "", Source{}, false
+				return "", Source{}, false, false
 			}
-			return v, Source{File: file, Line: ev.Line, Field: field.name(".env_var")}, true
+			return v, Source{File: file, Line: ev.Line, Field: field.name(".env_var")}, false, true
 		}
 	}
 	_, nm := lookup(d, "name")
 	if isString(nm) && IsVarName(strings.TrimSpace(nm.Value), true) {
-		return strings.TrimSpace(nm.Value), Source{File: file, Line: nm.Line, Field: field.name(".name")}, true
+		return strings.TrimSpace(nm.Value), Source{File: file, Line: nm.Line, Field: field.name(NameOnlyField)}, true, true
 	}
 	line := d.Line
 	if nm != nil {
 		line = nm.Line
 	}
 	c.warn(file, line, field.name(""), "type environment without env_var, and name is not an upper-case variable name; skipped")
-	return "", Source{}, false
+	return "", Source{}, false, false
 }

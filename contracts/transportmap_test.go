@@ -23,9 +23,12 @@ func TestDefaultTransportMap(t *testing.T) {
 		"grpc":       {"GRPC_HOST", "GRPC_PORT", "GRPC_TLS_ENABLED"},
 		"graph":      {"GRAPH_HOST", "GRAPH_PORT", "GRAPH_PROTOCOL"},
 		"filesystem": {"FS_BASE_PATH"},
-		"runtime":    nil,
-		"inmemory":   nil,
-		"infisical":  {"INFISICAL_ADDR", "INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_PROJECT_ID"},
+		"llm": {"REMOTE_SERVER_IP", "LLM_CODER_URL", "LLM_CODER_FAST_URL", "LLM_EMBEDDING_URL", "LLM_DEEPSEEK_R1_URL",
+			"LLM_GLM_URL", "LLM_GLM_MODEL_NAME", "LLM_GLM_API_KEY", "ONEX_TREE_SERVICE_URL", "METADATA_STAMPING_SERVICE_URL"},
+		"bridge":    nil,
+		"runtime":   nil,
+		"inmemory":  nil,
+		"infisical": {"INFISICAL_ADDR", "INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_PROJECT_ID"},
 	}
 	var names []string
 	for tr, keys := range want {
@@ -58,6 +61,8 @@ func TestCanonical(t *testing.T) {
 		"redis": "valkey", "Valkey": "valkey", "redpanda": "kafka", "KAFKA": "kafka",
 		"secret": "infisical", "Secrets": "infisical", "memgraph": "graph",
 		"HTTP": "http", "QDRANT": "qdrant", "mock": "inmemory", "runtime": "runtime",
+		"LLM": "llm", "bridge": "bridge", "intent": "graph", "repo_state": "filesystem", "rrh_storage": "filesystem",
+		"ledger_projection": "runtime", "auth_gate": "runtime", "toolchain": "runtime",
 		"env": "", "pr_state_projection": "", "": "", "post gres": "",
 	}
 	for in, want := range tests {
@@ -82,7 +87,7 @@ func TestMergeOmnibase(t *testing.T) {
 	}{
 		{"db", []string{"POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_POOL_MIN_SIZE", "POSTGRES_POOL_MAX_SIZE", "POSTGRES_TIMEOUT_MS", "QUERY_TIMEOUT_SECONDS"}},
 		{"postgres", []string{"POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_POOL_MIN_SIZE", "POSTGRES_POOL_MAX_SIZE", "POSTGRES_TIMEOUT_MS", "QUERY_TIMEOUT_SECONDS"}},
-		{"llm", []string{"REMOTE_SERVER_IP", "LLM_CODER_URL", "LLM_CODER_FAST_URL", "LLM_EMBEDDING_URL"}},
+		{"llm", DefaultTransportMap().Keys("llm")},                        // the embedded list, repeated
 		{"graph", []string{"GRAPH_HOST", "GRAPH_PORT", "GRAPH_PROTOCOL"}}, // aliases only: keys kept
 		{"intent", []string{"GRAPH_HOST", "GRAPH_PORT", "GRAPH_PROTOCOL"}},
 		{"memgraph", []string{"GRAPH_HOST", "GRAPH_PORT", "GRAPH_PROTOCOL"}}, // older aliases kept
@@ -132,7 +137,7 @@ func TestMergeErrors(t *testing.T) {
 		{"key not a string", "transports:\n  db:\n    keys: [1]\n", ":3: transports.db.keys: want a string, got an integer"},
 		{"duplicate key", "transports:\n  db:\n    keys: [A, B, A]\n", `:3: transports.db.keys: "A" listed twice`},
 		{"unknown field", "transports:\n  db:\n    key: [A]\n", `:3: transports.db: unknown field "key" (want keys, aliases or bootstrap)`},
-		{"new without keys", "transports:\n  llm:\n    aliases: [ai]\n", `:2: transport "llm" is new and needs keys (keys: [] for none)`},
+		{"new without keys", "transports:\n  vector:\n    aliases: [ai]\n", `:2: transport "vector" is new and needs keys (keys: [] for none)`},
 		{"reserved env", "transports:\n  env:\n    keys: [A]\n", `:2: transport name "env" is reserved for explicit dependencies`},
 		{"bad name", "transports:\n  my/db:\n    keys: [A]\n", `:2: transport name "my/db": want lower-case letters, digits, '_' or '-'`},
 		{"alias is a transport", "transports:\n  db:\n    aliases: [kafka]\n", `:3: alias "kafka" is also a transport name`},

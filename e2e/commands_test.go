@@ -263,15 +263,16 @@ func TestCheckExitCodes(t *testing.T) {
 		env       []string
 		args      []string
 		code      int
-		missing   []string
+		refused   []string // what --required stops on, with or without it
 		wantInOut string
 	}{
 		{name: "complete", fill: true, code: 0},
 		{name: "complete required", fill: true, args: []string{"--required"}, code: 0},
-		{name: "incomplete required", fill: true, drop: "KAFKA_BOOTSTRAP_SERVERS", args: []string{"--required"}, code: 1, missing: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
-		{name: "incomplete", fill: true, drop: "KAFKA_BOOTSTRAP_SERVERS", code: 0, missing: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
-		{name: "dotenv only counts as missing with required", fill: true, drop: "POSTGRES_POOL_MIN", args: []string{"--required"}, code: 1, missing: []string{"POSTGRES_POOL_MIN"}},
-		{name: "required dependency nowhere", fill: true, drop: "API_TOKEN", code: 1, missing: []string{"API_TOKEN"}},
+		{name: "incomplete required", fill: true, drop: "KAFKA_BOOTSTRAP_SERVERS", args: []string{"--required"}, code: 1, refused: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+		{name: "incomplete", fill: true, drop: "KAFKA_BOOTSTRAP_SERVERS", code: 0, refused: []string{"KAFKA_BOOTSTRAP_SERVERS"}},
+		{name: "dotenv only is refused with required", fill: true, drop: "POSTGRES_POOL_MIN", args: []string{"--required"}, code: 1, refused: []string{"POSTGRES_POOL_MIN"}},
+		{name: "required dependency nowhere", fill: true, drop: "API_TOKEN", code: 1, refused: []string{"API_TOKEN"}},
+		{name: "optional dependency nowhere with required", fill: true, drop: "FEATURE_FLAG", args: []string{"--required"}, code: 0},
 		{name: "unreachable required", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1"}, args: []string{"--required", "--timeout", "2s"}, code: 1},
 		{name: "unreachable", env: []string{"INFISICAL_ADDR=http://127.0.0.1:1", "API_TOKEN=" + canaryProcEnv}, args: []string{"--timeout", "2s"}, code: 0, wantInOut: "Infisical failed"},
 		{name: "usage", fill: true, args: []string{"--env-file", "/nonexistent/.env"}, code: 125},
@@ -301,9 +302,9 @@ func TestCheckExitCodes(t *testing.T) {
 			if rep.Summary == nil || rep.Summary.OK != (tt.code == 0) {
 				t.Fatalf("summary %+v, want ok=%v", rep.Summary, tt.code == 0)
 			}
-			for _, m := range tt.missing {
-				if !slices.Contains(rep.Summary.MissingKeys, m) {
-					t.Errorf("missing_keys %v lacks %s", rep.Summary.MissingKeys, m)
+			for _, m := range tt.refused {
+				if !slices.Contains(rep.Summary.Refused, m) {
+					t.Errorf("refused_by_required %v lacks %s", rep.Summary.Refused, m)
 				}
 			}
 			if rep.Summary.Declared != len(opsKeys) {

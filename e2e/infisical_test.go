@@ -106,7 +106,7 @@ func TestValuesNotInjected(t *testing.T) {
 		f.Server.SetSecret("dev", "/shared/db", "POSTGRES_DSN", "postgres://${dev.shared.db.NO_SUCH_PASSWORD}@db")
 		r := f.start(nil)
 		wantCode(t, r, 0)
-		wantLines(t, r.Stderr, "not injected: POSTGRES_DSN in /shared/db", "reference Infisical could not resolve", `"missing_keys":["POSTGRES_DSN",`)
+		wantLines(t, r.Stderr, "not injected: POSTGRES_DSN in /shared/db", "reference Infisical could not resolve", `"missing_keys":["POSTGRES_DSN"]`)
 		if strings.Contains(r.Stderr, "NO_SUCH_PASSWORD") {
 			t.Errorf("the warning shows the value:\n%s", r.Stderr)
 		}

@@ -206,17 +206,19 @@ func TestLeakNoCanaryInOutput(t *testing.T) {
 	codes := map[string]map[int]bool{}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			f := newFixture(t, leakSeed(), map[string]string{
-				"contracts/node_store/contract.yaml": storeContract,
-				".env":                               leakDotenv,
-			}, false)
-			env, args := sc.prepare(t, f)
-			env = slices.Concat([]string{
-				"STRIPE_API_KEY=" + canaryDeclared, // declared, in the environment: not fetched
-				"MY_OWN_SECRET=" + canaryProcEnv,   // undeclared process env
-			}, env)
 			codes[sc.name] = map[int]bool{}
 			for _, lg := range logs {
+				// A fixture of its own for each run: what prepare queues
+				// on the server (raw answers) is for this run alone.
+				f := newFixture(t, leakSeed(), map[string]string{
+					"contracts/node_store/contract.yaml": storeContract,
+					".env":                               leakDotenv,
+				}, false)
+				env, args := sc.prepare(t, f)
+				env = slices.Concat([]string{
+					"STRIPE_API_KEY=" + canaryDeclared, // declared, in the environment: not fetched
+					"MY_OWN_SECRET=" + canaryProcEnv,   // undeclared process env
+				}, env)
 				// Global flags go before the subcommand's own words.
 				argv := slices.Concat(lg, []string{"--contracts", f.Contracts}, args)
 				if sc.command {

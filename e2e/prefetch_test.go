@@ -67,10 +67,17 @@ func TestPrefetchKeysInEnvAreNotRequested(t *testing.T) {
 }
 
 func TestPrefetchRequired(t *testing.T) {
+	t.Run("key only in .env", func(t *testing.T) {
+		f := newStore(t)
+		f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MIN", "") // .env has it
+		r := f.start(nil, "--required")
+		clearError(t, r, f.ran(), 125, "POSTGRES_POOL_MIN (from .env)")
+	})
 	t.Run("missing key", func(t *testing.T) {
 		f := newStore(t)
-		r := f.start(nil, "--required") // SLACK_CHANNEL_ID is only in .env
-		clearError(t, r, f.ran(), 125, "SLACK_CHANNEL_ID")
+		f.Server.SetSecret("dev", "/shared/db", "POSTGRES_POOL_MAX", "")
+		r := f.start(nil, "--required")
+		clearError(t, r, f.ran(), 125, "POSTGRES_POOL_MAX (missing)")
 	})
 	t.Run("missing key without --required starts with a warning", func(t *testing.T) {
 		f := newStore(t)

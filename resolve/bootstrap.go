@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"secret-init/dotenv"
@@ -166,6 +168,12 @@ func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 func (b Bootstrap) kubernetesToken(ctx context.Context) (string, error) {
 	where := "INFISICAL_KUBERNETES_TOKEN_PATH " + b.K8sTokenPath
 	data, err := smallfile.Read(ctx, b.K8sTokenPath, MaxKubernetesToken)
+	if errors.Is(err, fs.ErrPermission) {
+		// The kubelet makes a projected token root-owned 0600 unless every
+		// container of the pod runs as one runAsUser, or the pod has an
+		// fsGroup.
+		return "", &UsageError{fmt.Errorf("%s: %w (uid %d, gid %d cannot read it: give every container of the pod the same runAsUser, or set the pod's fsGroup)", where, err, os.Getuid(), os.Getgid())}
+	}
 	if err != nil {
 		return "", &UsageError{fmt.Errorf("%s: %w", where, err)}
 	}

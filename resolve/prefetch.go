@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +18,8 @@ import (
 	"secret-init/parallel"
 )
 
-// Origin names where a key's value came from, for check and the logs.
+// Origin names where a key's value came from, for check and the logs:
+// the process environment, an Infisical folder, .env, or nowhere.
 const (
 	OriginEnv     = "env"
 	OriginDotenv  = "dotenv"
@@ -28,24 +30,59 @@ const (
 // originInfisical names the folder a value came from.
 func originInfisical(folder string) string { return "infisical:" + folder }
 
+// originText says an origin in words, the same in every output: from env,
+// from Infisical, from .env, missing.
+func originText(origin string) string {
+	switch origin {
+	case OriginEnv:
+		return "from env"
+	case OriginDotenv:
+		return "from .env"
+	case OriginMissing, "":
+		return "missing"
+	}
+	return "from Infisical " + strings.TrimPrefix(origin, "infisical:")
+}
+
+// describeKeys names keys with where their value comes from: "A (from
+// .env), B (missing)".
+func describeKeys(keys []string, origin func(string) string) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " (" + originText(origin(k)) + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// refusedByRequired is the rule of --required: a declared key that is not
+// optional and comes from neither the environment nor Infisical (from .env,
+// or from nowhere) stops the start.
+func refusedByRequired(optional bool, origin string) bool {
+	return !optional && (origin == OriginDotenv || origin == OriginMissing)
+}
+
 // Result is what a prefetch found. Values stay in Layer; everything else
 // is safe to print.
 type Result struct {
-	Layer     Layer             // values fetched from Infisical, to merge under the process env
-	Origins   map[string]string // every declared key -> where its value comes from
-	Fetched   int               // declared keys whose value comes from Infisical
-	FromEnv   int               // declared keys already in the process environment
-	Missing   []string          // declared keys in neither the environment nor Infisical
-	Absent    []string          // required dependencies that no source has (always fatal)
-	Folders   int               // folders requested
-	Requests  int64             // HTTP requests sent, retries included
-	Duration  time.Duration
-	Failed    error            // Infisical unreachable, login refused, unknown project or environment (nil when it answered)
-	FolderErr map[string]error // folders that failed (403, ...), by folder
+	Layer         Layer             // values fetched from Infisical, to merge under the process env
+	Origins       map[string]string // every declared key -> where its value comes from
+	FromEnv       int               // declared keys already in the process environment
+	FromInfisical int               // declared keys whose value comes from Infisical
+	FromDotenv    int               // declared keys only .env has
+	Missing       []string          // declared keys set nowhere (environment, Infisical, .env)
+	Absent        []string          // required dependencies set nowhere (always fatal)
+	Refused       []string          // what --required refuses (see refusedByRequired)
+	Folders       int               // folders requested
+	Requests      int64             // HTTP requests sent, retries included
+	Duration      time.Duration
+	Failed        error            // Infisical unreachable, login refused, unknown project or environment (nil when it answered)
+	FolderErr     map[string]error // folders that failed (403, ...), by folder
 	// Unusable are the values Infisical sent that cannot be injected, as
 	// "KEY in FOLDER: why" (a reference it left unresolved, a value it
 	// hid); those keys count as missing there.
 	Unusable []string
+
+	optionalMissing int // of Missing, the optional keys
 }
 
 // prefetch logs in once and lists every folder of the plan in one
@@ -167,42 +204,31 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 		layer.Values[k] = v
 	}
 	for _, n := range p.Needs {
-		if _, done := res.Origins[n.Key]; done && res.Origins[n.Key] != OriginMissing && res.Origins[n.Key] != OriginDotenv {
-			continue // a key declared twice (two transports) keeps its first value
+		origin, err := res.pick(n, p.Paths, answers, d)
+		if err != nil {
+			return err
 		}
-		if n.InEnv {
-			res.Origins[n.Key] = OriginEnv
+		res.Origins[n.Key] = origin
+		switch origin {
+		case OriginEnv:
 			res.FromEnv++
-			continue
-		}
-		found := false
-		for _, f := range n.Folders {
-			sec, ok := answers[f][n.Key]
-			v := sec.Value
-			if !ok || v == "" || !res.usable(n.Key, f, sec) {
-				continue // an empty value is a key the seed made but nobody filled
-			}
-			if strings.IndexByte(v, 0) >= 0 {
-				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", n.Key, f)
-			}
-			add(n.Key, v)
-			res.Origins[n.Key] = originInfisical(f)
-			res.Fetched++
-			found = true
-			break
-		}
-		if found {
-			continue
-		}
-		if _, ok := d.Values[n.Key]; ok {
-			res.Origins[n.Key] = OriginDotenv
-		} else {
-			res.Origins[n.Key] = OriginMissing
+		case OriginDotenv:
+			res.FromDotenv++
+		case OriginMissing:
+			res.Missing = append(res.Missing, n.Key)
 			if n.Required {
 				res.Absent = append(res.Absent, n.Key)
 			}
+			if n.Optional {
+				res.optionalMissing++
+			}
+		default:
+			add(n.Key, answers[strings.TrimPrefix(origin, "infisical:")][n.Key].Value)
+			res.FromInfisical++
 		}
-		res.Missing = append(res.Missing, n.Key)
+		if refusedByRequired(n.Optional, origin) {
+			res.Refused = append(res.Refused, n.Key)
+		}
 	}
 	for _, f := range p.Paths {
 		keys := make([]string, 0, len(answers[f]))
@@ -219,6 +245,9 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 			if strings.IndexByte(v, 0) >= 0 {
 				return fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", k, f)
 			}
+			if _, declared := res.Origins[k]; declared {
+				continue // picked above, from this folder or a better source
+			}
 			if _, ok := LookupEnv(proc, k); ok {
 				continue
 			}
@@ -226,17 +255,41 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 				continue
 			}
 			add(k, v)
-			if _, declared := res.Origins[k]; !declared {
-				res.Origins[k] = originInfisical(f)
-			}
+			res.Origins[k] = originInfisical(f)
 		}
 	}
 	res.Layer = layer
 	return nil
 }
 
-// logSummary writes the one summary line, and the warnings, without any value.
-func (res *Result) logSummary(log zerolog.Logger) {
+// pick says where n's value comes from: the environment, the first of its
+// folders with a value it can inject (an empty value is a key the seed
+// made but nobody filled), then the --path folders, .env, or nowhere.
+func (res *Result) pick(n Need, paths []string, answers map[string]folderAnswer, d *dotenv.File) (string, error) {
+	if n.InEnv {
+		return OriginEnv, nil
+	}
+	for _, f := range slices.Concat(n.Folders, paths) {
+		sec, ok := answers[f][n.Key]
+		v := sec.Value
+		if !ok || v == "" || !res.usable(n.Key, f, sec) {
+			continue
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return "", fmt.Errorf("Infisical secret %s in %s: the value holds a NUL byte and cannot go into an environment", n.Key, f)
+		}
+		return originInfisical(f), nil
+	}
+	if _, ok := d.Values[n.Key]; ok {
+		return OriginDotenv, nil
+	}
+	return OriginMissing, nil
+}
+
+// logSummary writes the one summary line, and the warnings, without any
+// value. It warns when a key that matters is missing: one that is not
+// optional, or any under --required.
+func (res *Result) logSummary(log zerolog.Logger, required bool) {
 	for f, err := range res.FolderErr {
 		if res.Failed == nil {
 			log.Warn().Str("folder", f).Msg(err.Error())
@@ -246,21 +299,16 @@ func (res *Result) logSummary(log zerolog.Logger) {
 		log.Warn().Msg("not injected: " + u)
 	}
 	ev := log.Info()
+	if len(res.Missing) > res.optionalMissing || (required && len(res.Missing) > 0) {
+		ev = log.Warn()
+	}
 	if len(res.Missing) > 0 {
-		ev = log.Warn().Strs("missing_keys", res.Missing)
+		ev = ev.Strs("missing_keys", res.Missing)
 	}
-	fromDotenv := 0
-	for _, k := range res.Missing {
-		if res.Origins[k] == OriginDotenv {
-			fromDotenv++
-		}
-	}
-	// missing counts what --required refuses: in neither the environment
-	// nor Infisical; from_dotenv says how many of those .env still fills.
-	ev.Int("fetched", res.Fetched).
-		Int("from_env", res.FromEnv).
+	ev.Int("from_env", res.FromEnv).
+		Int("from_infisical", res.FromInfisical).
+		Int("from_dotenv", res.FromDotenv).
 		Int("missing", len(res.Missing)).
-		Int("from_dotenv", fromDotenv).
 		Int("folders", res.Folders).
 		Int64("requests", res.Requests).
 		Int64("duration_ms", res.Duration.Milliseconds()).

@@ -59,16 +59,18 @@ const (
 // is asked; LocalNone in JSON, "-" in the table.
 const LocalNone = "none"
 
-// KeyReport is one declared key.
+// KeyReport is one declared key: one row however many declarations name it.
 type KeyReport struct {
-	Key       string      `json:"key"`
-	Transport string      `json:"transport"` // canonical transport; "env" for a dependency; the folder for a --path key
-	Kind      string      `json:"kind"`
-	Required  bool        `json:"required"` // a dependency marked required: a start fails when no source has it
-	Sources   []SourceRef `json:"sources"`
-	Folders   []string    `json:"folders"` // in priority order; empty for bootstrap keys
-	Local     string      `json:"local"`   // "env", "dotenv" or "none"
-	Origin    string      `json:"origin,omitempty"`
+	Key        string      `json:"key"`
+	Transport  string      `json:"transport"`  // canonical transport; "env" for a dependency; the folder for a --path key
+	Transports []string    `json:"transports"` // every transport that declares it, "env" last; [transport] for the others
+	Kind       string      `json:"kind"`       // transport when any transport declares it
+	Required   bool        `json:"required"`   // a dependency marked required: a start fails when no source has it
+	Optional   bool        `json:"optional"`   // only optional dependencies: never stops a start, not even with --required
+	Sources    []SourceRef `json:"sources"`
+	Folders    []string    `json:"folders"` // in priority order; empty for bootstrap keys
+	Local      string      `json:"local"`   // "env", "dotenv" or "none"
+	Origin     string      `json:"origin,omitempty"`
 }
 
 // SourceRef is one contract place that declares a key.
@@ -80,16 +82,18 @@ type SourceRef struct {
 
 // CheckSummary is check's verdict.
 type CheckSummary struct {
-	OK           bool              `json:"ok"`    // a start under the same flags would succeed
-	Error        string            `json:"error"` // why it would fail; "" when OK
-	Declared     int               `json:"declared"`
+	OK           bool              `json:"ok"`       // a start under the same flags would succeed
+	Error        string            `json:"error"`    // why it would fail; "" when OK
+	Declared     int               `json:"declared"` // keys of kind transport or dependency, each counted once in env, infisical, dotenv or missing
 	Env          int               `json:"env"`
 	Infisical    int               `json:"infisical"`
 	Dotenv       int               `json:"dotenv"`
 	Missing      int               `json:"missing"`
-	MissingKeys  []string          `json:"missing_keys"`    // in neither the environment nor Infisical (.env ones included)
-	InfisicalErr string            `json:"infisical_error"` // unreachable or login refused; "" when it answered
-	FolderErrors map[string]string `json:"folder_errors"`   // folders that failed alone (403, ...)
+	MissingKeys  []string          `json:"missing_keys"`        // set nowhere: one per count in missing
+	DotenvKeys   []string          `json:"dotenv_keys"`         // only .env has them: one per count in dotenv
+	Refused      []string          `json:"refused_by_required"` // what a start with --required stops on: not optional, in neither the environment nor Infisical
+	InfisicalErr string            `json:"infisical_error"`     // unreachable or login refused; "" when it answered
+	FolderErrors map[string]string `json:"folder_errors"`       // folders that failed alone (403, ...)
 	Requests     int64             `json:"requests"`
 }
 
@@ -103,7 +107,7 @@ func PlanReport(out *Outcome, proc []string) *Report {
 // gave (in passthrough, with the contracts read all the same).
 func CheckReport(out *Outcome, proc []string, err error) *Report {
 	r := baseReport("check", out, proc)
-	s := &CheckSummary{OK: err == nil, MissingKeys: []string{}, FolderErrors: map[string]string{}}
+	s := &CheckSummary{OK: err == nil, MissingKeys: []string{}, DotenvKeys: []string{}, Refused: []string{}, FolderErrors: map[string]string{}}
 	if err != nil {
 		s.Error = err.Error()
 	}
@@ -119,53 +123,58 @@ func CheckReport(out *Outcome, proc []string, err error) *Report {
 		for f, e := range res.FolderErr {
 			s.FolderErrors[f] = e.Error()
 		}
-		s.MissingKeys = append(s.MissingKeys, res.Missing...)
-		slices.Sort(s.MissingKeys)
 		for k, o := range res.Origins {
 			if _, declared := r.index(k); !declared && strings.HasPrefix(o, "infisical:") {
 				folder := strings.TrimPrefix(o, "infisical:")
-				r.Keys = append(r.Keys, KeyReport{Key: k, Transport: folder, Kind: KindPath, Sources: []SourceRef{}, Folders: []string{folder}, Local: LocalNone, Origin: o})
+				r.Keys = append(r.Keys, KeyReport{Key: k, Transport: folder, Transports: []string{folder}, Kind: KindPath, Sources: []SourceRef{}, Folders: []string{folder}, Local: LocalNone, Origin: o})
 			}
 		}
 		sortKeys(r.Keys)
 	}
-	counted := map[string]bool{}
+	// The counts and the lists come from the rows themselves, so that they
+	// cannot disagree with the table above them.
 	for i := range r.Keys {
 		k := &r.Keys[i]
-		if k.Kind == KindBootstrap {
-			k.Origin = localOrigin(k.Local)
-			if r.DropBootstrap && k.Local != LocalNone && slices.Contains(Credentials, k.Key) {
-				k.Origin = OriginDropped
-			}
-			continue
+		k.Origin = localOrigin(k.Local)
+		if o := res.origin(k.Key); k.Kind != KindBootstrap && o != "" {
+			k.Origin = o
 		}
-		if res != nil && res.Origins[k.Key] != "" {
-			k.Origin = res.Origins[k.Key]
-		} else {
-			k.Origin = localOrigin(k.Local)
+		if k.Kind == KindBootstrap && r.DropBootstrap && k.Local != LocalNone && slices.Contains(Credentials, k.Key) {
+			k.Origin = OriginDropped
 		}
-		if k.Kind == KindPath || counted[k.Key] {
-			continue
+		if k.Kind == KindPath || k.Kind == KindBootstrap {
+			continue // not in the declared table: never taken for the command
 		}
-		counted[k.Key] = true
 		s.Declared++
 		switch {
 		case k.Origin == OriginEnv:
 			s.Env++
 		case k.Origin == OriginDotenv:
 			s.Dotenv++
+			s.DotenvKeys = append(s.DotenvKeys, k.Key)
 		case k.Origin == OriginMissing:
 			s.Missing++
+			s.MissingKeys = append(s.MissingKeys, k.Key)
 		default:
 			s.Infisical++
 		}
-		if res == nil && k.Origin != OriginEnv && !slices.Contains(s.MissingKeys, k.Key) {
-			s.MissingKeys = append(s.MissingKeys, k.Key)
+		if refusedByRequired(k.Optional, k.Origin) {
+			s.Refused = append(s.Refused, k.Key)
 		}
 	}
 	slices.Sort(s.MissingKeys)
+	slices.Sort(s.DotenvKeys)
+	slices.Sort(s.Refused)
 	r.Summary = s
 	return r
+}
+
+// origin is where a start took key from; "" without a result.
+func (res *Result) origin(key string) string {
+	if res == nil {
+		return ""
+	}
+	return res.Origins[key]
 }
 
 func localOrigin(local string) string {
@@ -207,7 +216,8 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 		r.Paths = append(r.Paths, p.Paths...)
 		for _, n := range p.Needs {
 			k := KeyReport{
-				Key: n.Key, Transport: n.Transport, Kind: KindTransport, Required: n.Required,
+				Key: n.Key, Transport: n.Transport, Transports: append([]string{}, n.Transports...), Kind: KindTransport,
+				Required: n.Required, Optional: n.Optional,
 				Sources: sourceRefs(n.Sources), Folders: append([]string{}, n.Folders...), Local: LocalNone,
 			}
 			if n.Transport == contracts.EnvFolder {
@@ -224,7 +234,7 @@ func baseReport(cmd string, out *Outcome, proc []string) *Report {
 	}
 	if out.Set != nil {
 		for _, b := range out.Set.Bootstrap {
-			k := KeyReport{Key: b.Key, Transport: b.Transport, Kind: KindBootstrap, Sources: sourceRefs(b.Sources), Folders: []string{}, Local: LocalNone}
+			k := KeyReport{Key: b.Key, Transport: b.Transport, Transports: []string{b.Transport}, Kind: KindBootstrap, Sources: sourceRefs(b.Sources), Folders: []string{}, Local: LocalNone}
 			if _, ok := LookupEnv(proc, b.Key); ok {
 				k.Local = OriginEnv
 			} else if out.Dotenv != nil && hasKey(out.Dotenv, b.Key) {
@@ -298,39 +308,32 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "Service: %s\nContracts: %d file(s)\n\n", svc, len(r.Files))
 
-	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	if r.Command == "check" {
-		fmt.Fprintln(tw, "KEY\tTRANSPORT\tREQUIRED\tORIGIN")
-	} else {
-		fmt.Fprintln(tw, "KEY\tTRANSPORT\tREQUIRED\tLOCAL\tFOLDERS\tCONTRACTS")
-	}
+	var declared, path, boot []KeyReport
 	for _, k := range r.Keys {
-		req := "no"
-		if k.Required {
-			req = "yes"
+		switch k.Kind {
+		case KindPath:
+			path = append(path, k)
+		case KindBootstrap:
+			boot = append(boot, k)
+		default:
+			declared = append(declared, k)
 		}
-		transport := k.Transport
-		if k.Kind == KindPath {
-			transport = "--path"
-		}
-		if k.Kind == KindBootstrap {
-			req = "bootstrap"
-		}
-		if r.Command == "check" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Key, transport, req, k.Origin)
-			continue
-		}
-		local := k.Local
-		if local == LocalNone {
-			local = "-"
-		}
-		folders := strings.Join(k.Folders, " > ")
-		if k.Kind == KindBootstrap {
-			folders = "(never fetched)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Key, transport, req, local, folders, sourceText(k.Sources))
 	}
-	tw.Flush()
+	fmt.Fprintf(&b, "Declared keys (%d):\n", len(declared))
+	r.writeKeys(&b, declared)
+	if len(declared) > 0 {
+		b.WriteString("REQUIRED yes: a start fails when no source has it; with --required: a start with --required\n" +
+			"fails unless the environment or Infisical has it; no: never stops a start (required: false,\n" +
+			"or a dependency with name: and no env_var:).\n")
+	}
+	if len(path) > 0 {
+		fmt.Fprintf(&b, "\nKeys of --path folders, taken whole (%d):\n", len(path))
+		r.writeKeys(&b, path)
+	}
+	if len(boot) > 0 {
+		fmt.Fprintf(&b, "\nBootstrap keys, from the environment or .env only, never fetched (%d):\n", len(boot))
+		r.writeKeys(&b, boot)
+	}
 
 	if r.Command == "plan" {
 		if r.Passthrough {
@@ -352,7 +355,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical, %d from .env, %d missing; %d request(s)\n",
 			s.Declared, s.Env, s.Infisical, s.Dotenv, s.Missing, s.Requests)
 		if len(s.MissingKeys) > 0 {
-			fmt.Fprintf(&b, "In neither env nor Infisical (fatal with --required): %s\n", strings.Join(s.MissingKeys, ", "))
+			fmt.Fprintf(&b, "Missing (set nowhere): %s\n", strings.Join(s.MissingKeys, ", "))
+		}
+		if len(s.Refused) > 0 {
+			origin := func(key string) string { i, _ := r.index(key); return r.Keys[i].Origin }
+			fmt.Fprintf(&b, "With --required a start stops on (in neither the environment nor Infisical): %s\n", describeKeys(s.Refused, origin))
 		}
 		if s.InfisicalErr != "" {
 			fmt.Fprintf(&b, "Infisical failed: %s\n", s.InfisicalErr)
@@ -373,6 +380,70 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeKeys writes one table of keys: for check where each came from, for
+// plan where a start would look.
+func (r *Report) writeKeys(b *strings.Builder, keys []KeyReport) {
+	if len(keys) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+	if r.Command == "check" {
+		fmt.Fprintln(tw, "KEY\tTRANSPORT\tREQUIRED\tORIGIN")
+	} else {
+		fmt.Fprintln(tw, "KEY\tTRANSPORT\tREQUIRED\tLOCAL\tFOLDERS\tCONTRACTS")
+	}
+	for _, k := range keys {
+		req := requiredText(k)
+		transport := strings.Join(k.Transports, ",")
+		if k.Kind == KindPath {
+			transport = "--path"
+		}
+		if r.Command == "check" {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Key, transport, req, k.Origin)
+			continue
+		}
+		local := k.Local
+		if local == LocalNone {
+			local = "-"
+		}
+		folders := strings.Join(k.Folders, " > ")
+		if k.Kind == KindBootstrap {
+			folders = "(never fetched)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Key, transport, req, local, folders, sourceText(k.Sources))
+	}
+	tw.Flush()
+}
+
+// requiredText is the REQUIRED column: what a key being set nowhere does
+// to a start.
+func requiredText(k KeyReport) string {
+	switch {
+	case k.Kind == KindBootstrap:
+		return "bootstrap"
+	case k.Required:
+		return "yes"
+	case k.Optional && nameOnly(k.Sources):
+		return "no (name only)" // a dependency with name: and no env_var:
+	case k.Optional:
+		return "no"
+	case k.Kind == KindPath:
+		return "no"
+	}
+	return "with --required"
+}
+
+// nameOnly reports whether every declaration is a dependency written with
+// name: and no env_var:.
+func nameOnly(src []SourceRef) bool {
+	for _, s := range src {
+		if !strings.HasSuffix(s.Field, contracts.NameOnlyField) {
+			return false
+		}
+	}
+	return len(src) > 0
 }
 
 // sourceText renders sources as file:line, comma-separated.

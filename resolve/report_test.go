@@ -113,11 +113,17 @@ func TestCheckReport(t *testing.T) {
 	if s.OK || !strings.Contains(s.Error, "API_TOKEN") {
 		t.Errorf("verdict: %+v", s)
 	}
+	// Every declared row counts once (bootstrap and --path keys are tables
+	// of their own), in the words of the ORIGIN column.
 	if s.Declared != 3 || s.Infisical != 1 || s.Dotenv != 1 || s.Missing != 1 || s.Env != 0 || s.Requests != 3 {
 		t.Errorf("counts: %+v", s)
 	}
-	if !reflect.DeepEqual(s.MissingKeys, []string{"API_TOKEN", "POSTGRES_POOL_MIN"}) {
-		t.Errorf("missing_keys = %v", s.MissingKeys)
+	if !reflect.DeepEqual(s.MissingKeys, []string{"API_TOKEN"}) || !reflect.DeepEqual(s.DotenvKeys, []string{"POSTGRES_POOL_MIN"}) {
+		t.Errorf("missing_keys = %v, dotenv_keys = %v", s.MissingKeys, s.DotenvKeys)
+	}
+	// --required refuses the .env-only and the missing key, not the bootstrap key.
+	if !reflect.DeepEqual(s.Refused, []string{"API_TOKEN", "POSTGRES_POOL_MIN"}) {
+		t.Errorf("refused_by_required = %v", s.Refused)
 	}
 	if s.FolderErrors["/shared/env"] != "status 403" {
 		t.Errorf("folder_errors = %v", s.FolderErrors)
@@ -141,8 +147,19 @@ func TestCheckReport(t *testing.T) {
 			t.Fatalf("a value reached the report:\n%s", o)
 		}
 	}
-	if !strings.Contains(text.String(), "Result: a start would fail: required dependencies") {
-		t.Errorf("text:\n%s", text.String())
+	wantText := []string{
+		"Declared keys (3):\n",
+		"Keys of --path folders, taken whole (1):\n",
+		"Bootstrap keys, from the environment or .env only, never fetched (1):\n",
+		"Summary: 3 declared key(s): 0 from env, 1 from Infisical, 1 from .env, 1 missing; 3 request(s)\n",
+		"Missing (set nowhere): API_TOKEN\n",
+		"With --required a start stops on (in neither the environment nor Infisical): API_TOKEN (missing), POSTGRES_POOL_MIN (from .env)\n",
+		"Result: a start would fail: required dependencies",
+	}
+	for _, w := range wantText {
+		if !strings.Contains(text.String(), w) {
+			t.Errorf("text lacks %q:\n%s", w, text.String())
+		}
 	}
 
 	// Without a result (passthrough, or no credentials): origins come

@@ -61,6 +61,9 @@ func (e *UsageError) Unwrap() error { return e.Err }
 // environment first, then .env). Without INFISICAL_ADDR the start is a
 // passthrough: no contract is read, nothing is fetched.
 func ReadInputs(o Options, proc []string) (*Outcome, error) {
+	if err := checkService(o.Service); err != nil {
+		return nil, &UsageError{err}
+	}
 	d, err := dotenv.Read(o.EnvFile, o.EnvFileExplicit)
 	if err != nil {
 		return nil, &UsageError{err}
@@ -150,14 +153,20 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 		}
 		o.Log.Warn().Str("addr", b.SafeAddr()).Msg(res.Failed.Error() + "; starting with the environment and .env only")
 	}
-	res.logSummary(o.Log)
+	res.logSummary(o.Log, o.Required)
 	if err := out.absent(); err != nil {
 		return err
 	}
-	if o.Required && len(res.Missing) > 0 {
-		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor Infisical: %s", len(res.Missing), strings.Join(res.Missing, ", "))
+	if o.Required && len(res.Refused) > 0 {
+		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor Infisical: %s", len(res.Refused), res.describe(res.Refused))
 	}
 	return nil
+}
+
+// describe names keys with where their value comes from: "A (from .env),
+// B (missing)".
+func (res *Result) describe(keys []string) string {
+	return describeKeys(keys, func(k string) string { return res.Origins[k] })
 }
 
 // Merge sets Env, the child's environment: the process environment as it
