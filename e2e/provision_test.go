@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -192,5 +193,29 @@ func TestProvisionRefusesAReadOnlyIdentity(t *testing.T) {
 	onlyReads(t, f.Server, "a refused run")
 	if after, _ := os.ReadFile(filepath.Join(f.Dir, ".env")); string(after) != string(before) || exists(filepath.Join(f.Dir, "runtime.env")) {
 		t.Error("a refused run wrote a file")
+	}
+}
+
+// TestBootstrapExampleMakeRun runs the second script behind `make run`:
+// provision, seed, a refused seed as the runtime, the start, provision
+// again; no warning on the way, and no client secret in its output (the
+// script shows .env with the secret masked).
+func TestBootstrapExampleMakeRun(t *testing.T) {
+	r := runExample(t, "../testdata/bootstrap/run.sh")
+	wantCode(t, r, 0)
+	for _, bad := range []string{`"level":"warn"`, `"level":"error"`} {
+		if strings.Contains(r.Stdout+r.Stderr, bad) {
+			t.Errorf("the happy path has a %s line:\n%s\n%s", bad, r.Stdout, r.Stderr)
+		}
+	}
+	wantLines(t, r.Stdout, "CREATE identity secret-init-runtime (read-only)", "CREATE role of secret-init-admin in the project (member: read-write)",
+		"INFISICAL_CLIENT_SECRET=<64 hex characters>", "created 11, updated 0, skipped 0, failed 0",
+		"status 403 Forbidden", "You are not allowed to create on secrets", "STRIPE_API_KEY = <15 chars>",
+		"== provision again", "Summary: nothing to change", "== What happened")
+	if n := strings.Count(r.Stdout, "(not set)"); n != 1 {
+		t.Errorf("%d keys not set, want only UNDECLARED_ADMIN_PASSWORD:\n%s", n, r.Stdout)
+	}
+	if m := regexp.MustCompile(`[0-9a-f]{64}`).FindString(r.Stdout + r.Stderr); m != "" {
+		t.Errorf("a client secret is in the output:\n%s", r.Stdout)
 	}
 }
