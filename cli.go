@@ -36,7 +36,11 @@ type Globals struct {
 
 	// Read by every command, so that check and plan show what a start's
 	// command would get.
-	DropBootstrap bool `name:"drop-bootstrap" env:"SECRET_INIT_DROP_BOOTSTRAP" help:"Keep INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET and INFISICAL_TOKEN out of the command's environment, whether they came from the environment or .env. Off by default: a service that calls Infisical itself keeps them."`
+	DropBootstrap bool `name:"drop-bootstrap" env:"SECRET_INIT_DROP_BOOTSTRAP" help:"Keep INFISICAL_CLIENT_ID, INFISICAL_CLIENT_SECRET, INFISICAL_TOKEN and SECRET_INIT_FALLBACK_KEY out of the command's environment, whether they came from the environment or .env. Off by default: a service that calls Infisical itself keeps them."`
+
+	// check reads the fallback file to say whether a start could use it.
+	FallbackFile   string        `name:"fallback-file" env:"SECRET_INIT_FALLBACK_FILE" placeholder:"PATH" help:"Keep the values of every complete fetch in PATH, encrypted (key from SECRET_INIT_FALLBACK_KEY, else the client secret, else the access token) and bound to this Infisical, project, environment, service and key set; when Infisical cannot answer at start, use them instead. Off by default."`
+	FallbackMaxAge time.Duration `name:"fallback-max-age" env:"SECRET_INIT_FALLBACK_MAX_AGE" default:"24h" help:"A fallback file whose values were fetched longer ago than this is not used."`
 
 	envFileSet   bool // the user named --env-file or SECRET_INIT_ENV_FILE
 	contractsSet bool // the user named --contracts or SECRET_INIT_CONTRACTS
@@ -57,6 +61,8 @@ func (g *Globals) resolveOptions(log zerolog.Logger) resolve.Options {
 		CACert:            g.CACert,
 		Required:          g.Required,
 		DropBootstrap:     g.DropBootstrap,
+		FallbackFile:      g.FallbackFile,
+		FallbackMaxAge:    g.FallbackMaxAge,
 		Log:               log,
 	}
 }
@@ -67,7 +73,9 @@ type RunCmd struct {
 	Group   bool          `short:"g" env:"SECRET_INIT_GROUP" help:"Forward signals to the child's whole process group, not only the child."`
 	Rewrite []string      `env:"SECRET_INIT_REWRITE" placeholder:"FROM:TO" help:"Rewrite a forwarded signal, by name or number (TERM:QUIT, 15:3); TO=0 drops it. Repeatable; the variable takes a comma list."`
 	Grace   time.Duration `env:"SECRET_INIT_GRACE" default:"5s" help:"Supervise mode: after the main child exits, the processes left get SIGTERM, and SIGKILL after this long."`
-	Command []string      `arg:"" optional:"" passthrough:"" help:"The command to run and its arguments."`
+	// StatusFile is a flag of the run only: check and plan write no file.
+	StatusFile string   `name:"status-file" env:"SECRET_INIT_STATUS_FILE" placeholder:"PATH" help:"Write a JSON document to PATH after the start, atomically, without any value: each key's origin and version, whether fallback values are in use and their age, the last error."`
+	Command    []string `arg:"" optional:"" passthrough:"" help:"The command to run and its arguments."`
 
 	rewrite signals.Rewrite // Rewrite, parsed
 }
@@ -142,11 +150,12 @@ func fastParse(args, environ []string) (*CLI, bool) {
 	}
 	cli := &CLI{
 		Globals: Globals{
-			EnvFile:   ".env",
-			LogLevel:  "info",
-			LogFormat: "auto",
-			Contracts: []string{"contracts"},
-			Timeout:   10 * time.Second,
+			EnvFile:        ".env",
+			LogLevel:       "info",
+			LogFormat:      "auto",
+			Contracts:      []string{"contracts"},
+			Timeout:        10 * time.Second,
+			FallbackMaxAge: 24 * time.Hour,
 		},
 		Run:     RunCmd{Mode: "auto", Grace: 5 * time.Second, Command: args[1:]},
 		command: "run",
@@ -221,6 +230,9 @@ func kongParse(args, environ []string) (cli *CLI, err error) {
 func (c *CLI) validate() error {
 	if c.Timeout <= 0 {
 		return fmt.Errorf("--timeout %v: the prefetch needs a positive bound", c.Timeout)
+	}
+	if c.FallbackMaxAge <= 0 {
+		return fmt.Errorf("--fallback-max-age %v: a positive duration", c.FallbackMaxAge)
 	}
 	if c.command != "run" {
 		return nil

@@ -94,6 +94,7 @@ func (c *PlanCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 // when it would fail, 125 on a usage error.
 func (c *CheckCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 	o := g.resolveOptions(log)
+	o.FallbackInspect = true
 	out, err := prepare(o, environ)
 	var ue *resolve.UsageError
 	if errors.As(err, &ue) {

@@ -50,8 +50,12 @@ func run(args, environ []string) int {
 	// Read the inputs, plan, fetch, merge, while this goroutine watches
 	// the signals.
 	var out *resolve.Outcome
+	status := &resolve.Status{Path: cli.Run.StatusFile}
 	pending, err := watched(sigs, func() (err error) {
 		out, err = prepare(cli.resolveOptions(log), environ)
+		// Failed start or not: a probe or an operator reads why there,
+		// and where each value came from (never a value).
+		status.Update(out, err, cli.Timeout, log)
 		return err
 	})
 	if err != nil {

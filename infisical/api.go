@@ -2,6 +2,7 @@ package infisical
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -68,6 +69,9 @@ type Secret struct {
 	// Unresolved says the value, as read with references expanded, still
 	// holds a ${...} reference: the server left one it could not resolve.
 	Unresolved bool
+	// Version is Infisical's version of the secret (1 when created, one
+	// more at each update); 0 when the answer had none.
+	Version int
 }
 
 type rawSecret struct {
@@ -75,6 +79,19 @@ type rawSecret struct {
 	Value  string `json:"secretValue"`
 	Path   string `json:"secretPath"`
 	Hidden bool   `json:"secretValueHidden"`
+	// Version is a number on every current server; a server that sends
+	// something else for it is not refused for a field secret-init only
+	// reports.
+	Version json.RawMessage `json:"version"`
+}
+
+// version is the secret's version, 0 when absent or not a whole number.
+func (s rawSecret) version() int {
+	n, err := strconv.Atoi(string(s.Version))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 type rawImport struct {
@@ -156,7 +173,8 @@ func (c *Client) list(ctx context.Context, folder string, resolved bool) ([]Secr
 		}
 		seen[s.Key] = true
 		res = append(res, Secret{Key: s.Key, Value: s.Value, Path: path, Hidden: s.Hidden,
-			Unresolved: resolved && !s.Hidden && referencePattern.MatchString(s.Value)})
+			Unresolved: resolved && !s.Hidden && referencePattern.MatchString(s.Value),
+			Version:    s.version()})
 	}
 	for _, s := range *out.Secrets {
 		take(s, folder)

@@ -439,14 +439,7 @@ func retryable(k call, status int, err error) bool {
 	var te *TransportError
 	if errors.As(err, &te) {
 		// A certificate will not become trusted by asking again.
-		var cv *tls.CertificateVerificationError
-		var ua x509.UnknownAuthorityError
-		var hn x509.HostnameError
-		var ci x509.CertificateInvalidError
-		if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) {
-			return false
-		}
-		return !k.retryUnsafe
+		return !badCertificate(err) && !k.retryUnsafe
 	}
 	switch status {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
@@ -455,6 +448,15 @@ func retryable(k call, status int, err error) bool {
 		return !k.retryUnsafe
 	}
 	return false
+}
+
+// badCertificate says the TLS handshake failed on the server's certificate.
+func badCertificate(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }
 
 func isJSON(ct string) bool {

@@ -294,9 +294,9 @@ func TestSecretsAndFolders(t *testing.T) {
 	// /common2, wins, as Infisical and its CLI decide. C's ${A} means A in
 	// C's own folder /common2, which has none: Infisical leaves it as it is.
 	want := []infisical.Secret{
-		{Key: "A", Value: "own-a", Path: "/app"},
-		{Key: "B", Value: "import2-b", Path: "/common2"},
-		{Key: "C", Value: "${A}+eu", Path: "/common2", Unresolved: true},
+		{Key: "A", Value: "own-a", Path: "/app", Version: 1},
+		{Key: "B", Value: "import2-b", Path: "/common2", Version: 1},
+		{Key: "C", Value: "${A}+eu", Path: "/common2", Unresolved: true, Version: 1},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("ListSecrets = %v\nwant %v", got, want)

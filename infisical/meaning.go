@@ -223,3 +223,26 @@ func (c *Client) traced(k call, attempt, status int, err error, took time.Durati
 	}
 	c.trace(x)
 }
+
+// Unavailable says err means Infisical could not answer (no connection, a
+// reset, a timeout, a 5xx, a 429 it kept sending until the deadline), as
+// against an answer that refuses (401, 403, 404, a locked identity, a
+// redirect, a malformed or oversized answer, an untrusted certificate).
+// Only the first may be bridged with values kept from an earlier fetch:
+// an answer that refuses is Infisical's word, and must be heeded.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status >= 500 || ae.Status == http.StatusTooManyRequests
+	}
+	var te *TransportError
+	if errors.As(err, &te) {
+		return !badCertificate(err)
+	}
+	// A deadline that came while the request waited for the rate limit or
+	// for a slot, before any answer.
+	return errors.Is(err, context.DeadlineExceeded)
+}

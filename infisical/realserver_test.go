@@ -362,9 +362,10 @@ func TestUpsertSecrets(t *testing.T) {
 	}
 	got, _ := c.ListStored(cx, "/shared/db")
 	if fmt.Sprint(got) != fmt.Sprint([]infisical.Secret{
-		{Key: "POSTGRES_DSN", Value: "postgres://db/app", Path: "/shared/db"},
-		{Key: "POSTGRES_NEW", Value: "spaced", Path: "/shared/db"},
-		{Key: "POSTGRES_POOL_MIN", Value: "4", Path: "/shared/db"},
+		// An update is one more version; a created secret is version 1.
+		{Key: "POSTGRES_DSN", Value: "postgres://db/app", Path: "/shared/db", Version: 1},
+		{Key: "POSTGRES_NEW", Value: "spaced", Path: "/shared/db", Version: 1},
+		{Key: "POSTGRES_POOL_MIN", Value: "4", Path: "/shared/db", Version: 2},
 	}) {
 		t.Fatalf("after upsert: %v", got)
 	}

@@ -30,6 +30,7 @@ type Bootstrap struct {
 	AuthMethod   string // INFISICAL_AUTH_METHOD: "" (universal or token) or "kubernetes"
 	IdentityID   string // INFISICAL_IDENTITY_ID (kubernetes auth)
 	K8sTokenPath string // INFISICAL_KUBERNETES_TOKEN_PATH
+	FallbackKey  string // SECRET_INIT_FALLBACK_KEY: what the fallback file's key is derived from
 }
 
 // BootstrapKeys are the variables the bootstrap settings are read from.
@@ -40,8 +41,9 @@ var BootstrapKeys = []string{
 }
 
 // Credentials are the bootstrap settings that let a process act as the
-// machine identity: --drop-bootstrap keeps them from the command.
-var Credentials = []string{"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN"}
+// machine identity, and the fallback file's key: --drop-bootstrap keeps
+// them from the command.
+var Credentials = []string{"INFISICAL_CLIENT_ID", "INFISICAL_CLIENT_SECRET", "INFISICAL_TOKEN", "SECRET_INIT_FALLBACK_KEY"}
 
 // readBootstrap reads the bootstrap settings, process environment first.
 func readBootstrap(proc []string, d *dotenv.File) Bootstrap {
@@ -59,6 +61,7 @@ func readBootstrap(proc []string, d *dotenv.File) Bootstrap {
 		AuthMethod:   strings.ToLower(get("INFISICAL_AUTH_METHOD")),
 		IdentityID:   get("INFISICAL_IDENTITY_ID"),
 		K8sTokenPath: get("INFISICAL_KUBERNETES_TOKEN_PATH"),
+		FallbackKey:  get("SECRET_INIT_FALLBACK_KEY"),
 	}
 	if b.Environment == "" {
 		b.Environment = "dev"
@@ -148,7 +151,7 @@ func (b Bootstrap) Client(ctx context.Context, caCert string, trace func(infisic
 // A service-account token file that cannot be read is a *UsageError: the
 // settings are wrong, Infisical has not been asked.
 func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
-	c.Redact(b.ClientSecret, b.Token, b.ClientID)
+	c.Redact(b.ClientSecret, b.Token, b.ClientID, b.FallbackKey)
 	switch {
 	case b.AuthMethod == "kubernetes":
 		jwt, err := b.kubernetesToken(ctx)
@@ -156,12 +159,18 @@ func (b Bootstrap) Login(ctx context.Context, c *infisical.Client) error {
 			return err
 		}
 		return c.LoginKubernetes(ctx, b.IdentityID, jwt)
-	case b.Token != "" && (b.AuthMethod == "token" || b.ClientID == "" || b.ClientSecret == ""):
+	case b.usesToken():
 		c.SetToken(b.Token)
 		return nil
 	default:
 		return c.LoginUniversal(ctx, b.ClientID, b.ClientSecret)
 	}
+}
+
+// usesToken says the settings log in with INFISICAL_TOKEN rather than the
+// universal-auth client ID and secret.
+func (b Bootstrap) usesToken() bool {
+	return b.AuthMethod != "kubernetes" && b.Token != "" && (b.AuthMethod == "token" || b.ClientID == "" || b.ClientSecret == "")
 }
 
 // kubernetesToken reads the service-account token, within ctx.

@@ -25,6 +25,9 @@ const (
 	OriginDotenv  = "dotenv"
 	OriginMissing = "missing"
 	OriginDropped = "dropped" // a credential set locally, kept from the command by --drop-bootstrap
+	// OriginFallback is a value of the fallback file, standing in for
+	// Infisical while it could not answer.
+	OriginFallback = "fallback"
 )
 
 // originInfisical names the folder a value came from.
@@ -40,6 +43,8 @@ func originText(origin string) string {
 		return "from .env"
 	case OriginMissing, "":
 		return "missing"
+	case OriginFallback:
+		return "from the fallback file"
 	}
 	return "from Infisical " + strings.TrimPrefix(origin, "infisical:")
 }
@@ -81,8 +86,26 @@ type Result struct {
 	// "KEY in FOLDER: why" (a reference it left unresolved, a value it
 	// hid); those keys count as missing there.
 	Unusable []string
+	// From is, for every key of Layer, the folder and version its value
+	// came from.
+	From map[string]Source
+	// Complete says every planned folder answered (listed, or not found),
+	// nothing failed, not one folder, and no value was refused: what the
+	// fallback file keeps. A fetch that asked nothing is not complete.
+	Complete  bool
+	FetchedAt time.Time // when the answers were in
+	// Fallback is set when the fallback file's values stand in for
+	// Infisical's (Layer, Origins and From are then the file's).
+	Fallback     *FallbackUse
+	FromFallback int // declared keys whose value comes from the fallback file
 
 	optionalMissing int // of Missing, the optional keys
+}
+
+// Source is where a value taken from Infisical came from.
+type Source struct {
+	Folder  string
+	Version int // Infisical's version of the secret; 0 when unknown
 }
 
 // prefetch logs in once and lists every folder of the plan in one
@@ -113,6 +136,8 @@ func prefetch(ctx context.Context, c *infisical.Client, b Bootstrap, p *Plan, pr
 	if err := res.take(p, answers, proc, d); err != nil {
 		return res, err
 	}
+	res.FetchedAt = time.Now()
+	res.Complete = res.Failed == nil && len(res.FolderErr) == 0 && len(p.Folders) > 0
 	return res, nil
 }
 
@@ -197,6 +222,7 @@ func (res *Result) usable(key, f string, s infisical.Secret) bool {
 // take picks each declared key's value from the answers, by priority.
 func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string, d *dotenv.File) error {
 	layer := Layer{Values: map[string]string{}}
+	res.From = map[string]Source{}
 	add := func(k, v string) {
 		if _, ok := layer.Values[k]; !ok {
 			layer.Keys = append(layer.Keys, k)
@@ -223,7 +249,9 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 				res.optionalMissing++
 			}
 		default:
-			add(n.Key, answers[strings.TrimPrefix(origin, "infisical:")][n.Key].Value)
+			f := strings.TrimPrefix(origin, "infisical:")
+			add(n.Key, answers[f][n.Key].Value)
+			res.From[n.Key] = Source{Folder: f, Version: answers[f][n.Key].Version}
 			res.FromInfisical++
 		}
 		if refusedByRequired(n.Optional, origin) {
@@ -255,6 +283,7 @@ func (res *Result) take(p *Plan, answers map[string]folderAnswer, proc []string,
 				continue
 			}
 			add(k, v)
+			res.From[k] = Source{Folder: f, Version: sec.Version}
 			res.Origins[k] = originInfisical(f)
 		}
 	}
@@ -304,6 +333,9 @@ func (res *Result) logSummary(log zerolog.Logger, required bool) {
 	}
 	if len(res.Missing) > 0 {
 		ev = ev.Strs("missing_keys", res.Missing)
+	}
+	if res.Fallback != nil {
+		ev = ev.Int("from_fallback", res.FromFallback)
 	}
 	ev.Int("from_env", res.FromEnv).
 		Int("from_infisical", res.FromInfisical).

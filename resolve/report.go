@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"secret-init/contracts"
 	"secret-init/dotenv"
@@ -35,6 +36,8 @@ type Report struct {
 	Paths       []string      `json:"paths"`   // --path folders, taken whole
 	Warnings    []string      `json:"warnings"`
 	Summary     *CheckSummary `json:"summary,omitempty"` // check only
+	// Fallback is check's word on --fallback-file; absent when not set.
+	Fallback *FallbackReport `json:"fallback,omitempty"`
 
 	// DropBootstrap: --drop-bootstrap keeps the Credentials from the command.
 	DropBootstrap bool `json:"drop_bootstrap"`
@@ -88,6 +91,7 @@ type CheckSummary struct {
 	Env          int               `json:"env"`
 	Infisical    int               `json:"infisical"`
 	Dotenv       int               `json:"dotenv"`
+	Fallback     int               `json:"fallback"`
 	Missing      int               `json:"missing"`
 	MissingKeys  []string          `json:"missing_keys"`        // set nowhere: one per count in missing
 	DotenvKeys   []string          `json:"dotenv_keys"`         // only .env has them: one per count in dotenv
@@ -95,6 +99,41 @@ type CheckSummary struct {
 	InfisicalErr string            `json:"infisical_error"`     // unreachable or login refused; "" when it answered
 	FolderErrors map[string]string `json:"folder_errors"`       // folders that failed alone (403, ...)
 	Requests     int64             `json:"requests"`
+}
+
+// FallbackReport says whether a start under the same flags could use the
+// fallback file, and how old its values are.
+type FallbackReport struct {
+	File          string     `json:"file"`
+	Usable        bool       `json:"usable"` // decrypts, matches these flags, younger than max_age_seconds
+	InUse         bool       `json:"in_use"` // Infisical could not answer: this check took its values
+	FetchedAt     *time.Time `json:"fetched_at,omitempty"`
+	AgeSeconds    *int64     `json:"age_seconds,omitempty"`
+	MaxAgeSeconds int64      `json:"max_age_seconds"`
+	Problem       string     `json:"problem,omitempty"` // why not usable
+}
+
+// fallbackReport is what check says of f.
+func fallbackReport(f *Fallback, res *Result) *FallbackReport {
+	if f == nil {
+		return nil
+	}
+	fr := &FallbackReport{File: f.Path, MaxAgeSeconds: int64(f.MaxAge / time.Second), Problem: f.Off}
+	if res != nil && res.Fallback != nil {
+		fr.InUse = true
+	}
+	switch st := f.Found; {
+	case f.Off != "":
+	case st == nil:
+		fr.Problem = "not read: the start stopped before Infisical was asked"
+	default:
+		fr.Usable, fr.Problem = st.Usable, st.Problem
+		if !st.FetchedAt.IsZero() {
+			at, age := st.FetchedAt.UTC(), int64(st.Age/time.Second)
+			fr.FetchedAt, fr.AgeSeconds = &at, &age
+		}
+	}
+	return fr
 }
 
 // PlanReport describes what a start would do, from the outcome of
@@ -155,6 +194,8 @@ func CheckReport(out *Outcome, proc []string, err error) *Report {
 		case k.Origin == OriginMissing:
 			s.Missing++
 			s.MissingKeys = append(s.MissingKeys, k.Key)
+		case k.Origin == OriginFallback:
+			s.Fallback++
 		default:
 			s.Infisical++
 		}
@@ -166,6 +207,9 @@ func CheckReport(out *Outcome, proc []string, err error) *Report {
 	slices.Sort(s.DotenvKeys)
 	slices.Sort(s.Refused)
 	r.Summary = s
+	if out != nil {
+		r.Fallback = fallbackReport(out.Fallback, res)
+	}
 	return r
 }
 
@@ -352,8 +396,12 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 	}
 	if s := r.Summary; s != nil {
-		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical, %d from .env, %d missing; %d request(s)\n",
-			s.Declared, s.Env, s.Infisical, s.Dotenv, s.Missing, s.Requests)
+		fromFallback := ""
+		if s.Fallback > 0 {
+			fromFallback = fmt.Sprintf(", %d from the fallback file", s.Fallback)
+		}
+		fmt.Fprintf(&b, "\nSummary: %d declared key(s): %d from env, %d from Infisical%s, %d from .env, %d missing; %d request(s)\n",
+			s.Declared, s.Env, s.Infisical, fromFallback, s.Dotenv, s.Missing, s.Requests)
 		if len(s.MissingKeys) > 0 {
 			fmt.Fprintf(&b, "Missing (set nowhere): %s\n", strings.Join(s.MissingKeys, ", "))
 		}
@@ -363,6 +411,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		if s.InfisicalErr != "" {
 			fmt.Fprintf(&b, "Infisical failed: %s\n", s.InfisicalErr)
+		}
+		if f := r.Fallback; f != nil {
+			b.WriteString(f.text())
 		}
 		folders := make([]string, 0, len(s.FolderErrors))
 		for f := range s.FolderErrors {
@@ -444,6 +495,21 @@ func nameOnly(src []SourceRef) bool {
 		}
 	}
 	return len(src) > 0
+}
+
+// text is the fallback file's line of check's text output.
+func (f *FallbackReport) text() string {
+	var age string
+	if f.AgeSeconds != nil {
+		age = fmt.Sprintf(", values fetched %s ago (%s)", time.Duration(*f.AgeSeconds)*time.Second, f.FetchedAt.Format(time.RFC3339))
+	}
+	switch {
+	case f.InUse:
+		return fmt.Sprintf("Fallback file %s: in use, Infisical could not answer%s\n", f.File, age)
+	case f.Usable:
+		return fmt.Sprintf("Fallback file %s: usable%s, max %s\n", f.File, age, time.Duration(f.MaxAgeSeconds)*time.Second)
+	}
+	return fmt.Sprintf("Fallback file %s: not usable: %s\n", f.File, f.Problem)
 }
 
 // sourceText renders sources as file:line, comma-separated.

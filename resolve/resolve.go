@@ -32,6 +32,9 @@ type Options struct {
 	CACert            string        // --ca-cert: extra CA for Infisical's TLS
 	Required          bool          // --required: any gap is fatal
 	DropBootstrap     bool          // --drop-bootstrap: the credentials do not reach the command
+	FallbackFile      string        // --fallback-file: where the last complete fetch is kept; "" is off
+	FallbackMaxAge    time.Duration // --fallback-max-age: an older file is not used
+	FallbackInspect   bool          // check: read the fallback file to report on it, never write it
 	Log               zerolog.Logger
 }
 
@@ -44,6 +47,7 @@ type Outcome struct {
 	Set         *contracts.Set // nil until ReadContracts
 	Plan        *Plan          // nil until ReadContracts
 	Result      *Result        // nil in passthrough or until Fetch
+	Fallback    *Fallback      // --fallback-file; nil when not set, in passthrough, or until Fetch
 	Env         []string       // the merged environment for the child; nil until Merge
 	// DropBootstrap keeps the Credentials out of Env (--drop-bootstrap).
 	DropBootstrap bool
@@ -110,9 +114,11 @@ func (out *Outcome) ReadContracts(o Options, proc []string) error {
 }
 
 // Fetch logs in to Infisical and lists the plan's folders within
-// --timeout, then decides, by the rules of --required, what stops the
-// start. In passthrough it asks nothing, and --required makes that an
-// error. The Result is kept also when Fetch returns an error.
+// --timeout, keeps a complete fetch in the fallback file or, when
+// Infisical could not answer, takes the file's values instead, then
+// decides, by the rules of --required, what stops the start. In
+// passthrough it asks nothing, and --required makes that an error. The
+// Result is kept also when Fetch returns an error.
 func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 	if out.Passthrough {
 		if o.Required {
@@ -126,6 +132,7 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 	}
 	b := out.Bootstrap
 	if err := b.Check(); err != nil {
+		out.Fallback = newFallback(o, b, out.Plan, o.Log)
 		if o.Required {
 			return err
 		}
@@ -140,17 +147,25 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 		return err
 	}
 	defer c.CloseIdle()
+	out.Fallback = newFallback(o, b, out.Plan, o.Log)
 	res, err := prefetch(ctx, c, b, out.Plan, proc, out.Dotenv, o.Log)
 	out.Result = res
 	if err != nil {
 		return err
 	}
+	if err := out.bridge(o, c, proc); err != nil {
+		return err
+	}
 	// The cause comes before the summary of what the start goes on with;
 	// when the cause stops the start, it is the only word.
-	if res.Failed != nil {
-		if o.Required {
-			return fmt.Errorf("Infisical at %s: %w", b.SafeAddr(), res.Failed)
-		}
+	switch {
+	case res.Failed != nil && res.Fallback != nil:
+		age := roundAge(res.Fallback.Age(time.Now()))
+		o.Log.Warn().Str("addr", b.SafeAddr()).Str("file", res.Fallback.Path).Int64("age_seconds", int64(age/time.Second)).
+			Msg(fmt.Sprintf("%s; starting with the values of the fallback file %s, fetched %s ago", res.Failed, res.Fallback.Path, age))
+	case res.Failed != nil && o.Required:
+		return fmt.Errorf("Infisical at %s: %w", b.SafeAddr(), res.Failed)
+	case res.Failed != nil:
 		o.Log.Warn().Str("addr", b.SafeAddr()).Msg(res.Failed.Error() + "; starting with the environment and .env only")
 	}
 	res.logSummary(o.Log, o.Required)
@@ -158,7 +173,11 @@ func (out *Outcome) Fetch(ctx context.Context, o Options, proc []string) error {
 		return err
 	}
 	if o.Required && len(res.Refused) > 0 {
-		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor Infisical: %s", len(res.Refused), res.describe(res.Refused))
+		where := "Infisical"
+		if res.Fallback != nil {
+			where = "the fallback file"
+		}
+		return fmt.Errorf("--required: %d declared key(s) in neither the environment nor %s: %s", len(res.Refused), where, res.describe(res.Refused))
 	}
 	return nil
 }
@@ -170,8 +189,10 @@ func (res *Result) describe(keys []string) string {
 }
 
 // Merge sets Env, the child's environment: the process environment as it
-// is, then what Infisical gave, then .env; with DropBootstrap, without the
-// Credentials, wherever they came from.
+// is, then what Infisical gave (or the fallback file), then .env; with
+// DropBootstrap, without the Credentials, wherever they came from; with
+// SECRET_INIT_FALLBACK_AGE exactly when the fallback file's values are in
+// use.
 func (out *Outcome) Merge(proc []string) {
 	var layers []Layer
 	if out.Result != nil {
@@ -184,6 +205,7 @@ func (out *Outcome) Merge(proc []string) {
 			return slices.Contains(Credentials, k)
 		})
 	}
+	out.Env = withAgeVar(out.Env, out.Result, time.Now())
 }
 
 // absent is the rule that holds with or without --required: a dependency
