@@ -2,6 +2,7 @@ package dotenv
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"secret-init/atomicfile"
 	"secret-init/contracts"
 )
 
@@ -151,63 +153,21 @@ func quote(v string) string {
 	return `"` + r.Replace(v) + `"`
 }
 
-// WriteFile replaces the file at path with data, atomically and with mode
-// 0600: a temporary file in the same folder, written, synced, then
-// renamed over it, and the folder synced, so that a crash leaves the old
-// file or the new one, never half of one, and the data is never readable
-// by others, not even for a moment. A symbolic link is followed: the file
-// it points at is replaced, the link kept. As root, the file keeps its
-// owner.
-func WriteFile(path string, data []byte) error {
+// WriteFile replaces the file at path with data, mode 0600, the way
+// atomicfile writes: a temporary file in the same folder, synced, renamed
+// over it, the folder synced, so that a reader finds the old file or the
+// new one and nobody else can read it, not even for a moment. A symbolic
+// link is followed: the file it points at is replaced and the link kept.
+func WriteFile(ctx context.Context, path string, data []byte) error {
 	target, err := linkTarget(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, unwrapPathError(err))
 	}
-	old, statErr := os.Stat(target)
-	if statErr == nil && !old.Mode().IsRegular() {
+	if fi, err := os.Stat(target); err == nil && !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: not a regular file", path)
 	}
-	dir := filepath.Dir(target)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(target)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, unwrapPathError(err))
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, unwrapPathError(err))
-	}
-	if err := f.Chmod(0o600); err != nil {
-		return fail(err)
-	}
-	if st, ok := statOwner(old, statErr); ok {
-		// Only root may give a file away; anyone else keeps the file as theirs.
-		if err := f.Chown(st.Uid, st.Gid); err != nil && !errors.Is(err, fs.ErrPermission) {
-			return fail(err)
-		}
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, unwrapPathError(err))
-	}
-	if err := os.Rename(tmp, target); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %w", path, unwrapPathError(err))
-	}
-	if d, err := os.Open(dir); err == nil {
-		// The rename is durable once the folder is.
-		syncErr := d.Sync()
-		d.Close()
-		if syncErr != nil && !errors.Is(syncErr, syscall.EINVAL) {
-			return fmt.Errorf("%s: sync folder: %w", path, syncErr)
-		}
+	if err := atomicfile.Write(ctx, target, data, 0o600); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
 }
@@ -236,17 +196,4 @@ func linkTarget(path string) (string, error) {
 		path = dest
 	}
 	return "", syscall.ELOOP
-}
-
-type owner struct{ Uid, Gid int }
-
-func statOwner(fi fs.FileInfo, err error) (owner, bool) {
-	if err != nil {
-		return owner{}, false
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return owner{}, false
-	}
-	return owner{int(st.Uid), int(st.Gid)}, true
 }

@@ -1,6 +1,7 @@
 package dotenv
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,7 +68,7 @@ func TestWriteFile(t *testing.T) {
 	if err := os.WriteFile(p, []byte("OLD=1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(p, []byte("NEW=1\n")); err != nil {
+	if err := WriteFile(context.Background(), p, []byte("NEW=1\n")); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(p)
@@ -88,7 +89,7 @@ func TestWriteFile(t *testing.T) {
 	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(link, []byte("A=2\n")); err != nil {
+	if err := WriteFile(context.Background(), link, []byte("A=2\n")); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Lstat(link); fi.Mode()&os.ModeSymlink == 0 {
@@ -99,13 +100,13 @@ func TestWriteFile(t *testing.T) {
 	}
 
 	// A new file is made; a folder cannot be written over.
-	if err := WriteFile(filepath.Join(dir, "fresh.env"), []byte("X=1\n")); err != nil {
+	if err := WriteFile(context.Background(), filepath.Join(dir, "fresh.env"), []byte("X=1\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(dir, []byte("X")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if err := WriteFile(context.Background(), dir, []byte("X")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("over a folder: %v", err)
 	}
-	if err := WriteFile(filepath.Join(dir, "no", "such", ".env"), []byte("X")); err == nil {
+	if err := WriteFile(context.Background(), filepath.Join(dir, "no", "such", ".env"), []byte("X")); err == nil {
 		t.Error("into a missing folder: no error")
 	}
 }

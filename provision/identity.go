@@ -285,7 +285,7 @@ func (p *planner) fileStep(id *identity, fresh bool) *Step {
 		}
 		data, err := dotenv.Update(f.path, f.data, set)
 		if err == nil {
-			err = dotenv.WriteFile(f.path, data)
+			err = dotenv.WriteFile(ctx, f.path, data)
 		}
 		if err != nil && fresh {
 			// The new secret is held nowhere: revoke it rather than leave
