@@ -288,6 +288,11 @@ func (c *Client) do(ctx context.Context, k call) (err error) {
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil && lastErr != nil {
+			// The deadline cut a retry short: the failure that made it a
+			// retry is the cause, not the deadline.
+			return withNote(lastErr, "the retry got no answer before the deadline")
+		}
 		lastErr = err
 		if ctx.Err() != nil {
 			return lastErr
