@@ -7,6 +7,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func (g *Globals) resolveOptions(log zerolog.Logger) resolve.Options {
 type RunCmd struct {
 	Mode    string        `env:"SECRET_INIT_MODE" default:"auto" enum:"auto,exec,supervise" help:"auto: supervise when PID 1, exec otherwise; exec: replace secret-init with the command; supervise: start it as a child and forward signals, reap zombies."`
 	Group   bool          `short:"g" env:"SECRET_INIT_GROUP" help:"Forward signals to the child's whole process group, not only the child."`
-	Rewrite []string      `env:"SECRET_INIT_REWRITE" placeholder:"FROM:TO" help:"Rewrite a forwarded signal, by name or number (TERM:QUIT, 15:3); TO=0 drops it. Repeatable; the variable takes a comma list."`
+	Rewrite []string      `env:"SECRET_INIT_REWRITE" sep:"none" placeholder:"FROM:TO" help:"Rewrite a forwarded signal, by name or number (TERM:QUIT, 15:3, RTMIN+1:USR1); TO=0 drops it. Repeatable; a comma list, as is the variable."`
 	Grace   time.Duration `env:"SECRET_INIT_GRACE" default:"5s" help:"Supervise mode: after the main child exits, the processes left get SIGTERM, and SIGKILL after this long."`
 	// StatusFile is a flag of the run only: check and plan write no file.
 	StatusFile string   `name:"status-file" env:"SECRET_INIT_STATUS_FILE" placeholder:"PATH" help:"Write a JSON document to PATH after the start, atomically, without any value: each key's origin and version, whether fallback values are in use and their age, the last error."`
@@ -177,6 +178,7 @@ func kongParse(args, environ []string) (cli *CLI, err error) {
 		kong.Description("Fetch the secrets your service's contracts declare from Infisical, then run COMMAND: in its place (exec), or as a tini-style PID 1 that forwards signals and reaps zombies. With no INFISICAL_ADDR it only puts .env under the environment and runs COMMAND."),
 		kong.Help(printHelp),
 		kong.UsageOnError(),
+		kong.Writers(os.Stdout, signals.Stderr),
 		kong.Exit(func(code int) { panic(kongExit(code)) }),
 	)
 	if err != nil {
@@ -240,6 +242,9 @@ func (c *CLI) validate() error {
 	r := &c.Run
 	if len(r.Command) == 0 {
 		return errors.New("no command given")
+	}
+	if r.Command[0] == "" {
+		return errors.New("the command name is empty")
 	}
 	if r.Grace < 0 {
 		return fmt.Errorf("--grace %v: a duration of zero or more", r.Grace)

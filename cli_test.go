@@ -83,6 +83,10 @@ func TestParseArgs(t *testing.T) {
 			}},
 		{name: "rewrite parsed", args: []string{"--rewrite", "TERM:QUIT", "--", "true"}, command: "run", argv: []string{"true"},
 			check: func(c *CLI) string { return want(fmt.Sprint(c.Run.rewrite), "map[terminated:quit]") }},
+		{name: "a rewrite flag is a comma list", args: []string{"--rewrite", "TERM:QUIT,RTMIN+1:0", "--rewrite", "64:USR1", "--", "true"}, command: "run",
+			check: func(c *CLI) string {
+				return want(fmt.Sprint(c.Run.rewrite), "map[terminated:quit signal 35:signal 0 signal 64:user defined signal 1]")
+			}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var environ []string
@@ -127,6 +131,10 @@ func TestParseArgsMistakes(t *testing.T) {
 		{[]string{"--timeout", "0s", "--", "true"}, "--timeout 0s"},
 		{[]string{"--grace=-1s", "--", "true"}, "--grace -1s"},
 		{[]string{"--rewrite", "KILL:TERM", "--", "true"}, "--rewrite"},
+		{[]string{"--rewrite", "", "--", "true"}, `--rewrite: "": an empty rule`},
+		{[]string{"--rewrite", "TERM:QUIT,", "--", "true"}, `--rewrite: "TERM:QUIT,": an empty rule`},
+		{[]string{"--", ""}, "the command name is empty"},
+		{[]string{"--mode", "exec", "--", "", "x"}, "the command name is empty"},
 		{[]string{"--mode", "sideways", "--", "true"}, "sideways"},
 		{[]string{"--" + strings.Repeat("x", 100), "--", "true"}, "unknown flag --xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"},
 	} {

@@ -12,7 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"os"
+	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +27,9 @@ import (
 	"secret-init/launcher"
 	"secret-init/resolve"
 	"secret-init/signals"
+	// The subscription to the signals a Go program dies of, made while
+	// the program is initialised: as early as Go allows.
+	_ "secret-init/signals/early"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -31,9 +38,20 @@ var version = "dev"
 func main() { os.Exit(run(os.Args[1:], os.Environ())) }
 
 // run is one start of secret-init; it returns the code to exit with.
-func run(args, environ []string) int {
-	// First: a Go PID 1 that gets SIGTERM before signal.Notify exits 2.
+func run(args, environ []string) (code int) {
+	// A panic of ours is a bug: one line and 125, never a stack dump.
+	defer func() {
+		if r := recover(); r != nil {
+			code = internalError(signals.Stderr, r)
+		}
+	}()
+	// The signals that would be fatal are caught since the program was
+	// initialised (signals/early); the other standard ones from now on.
 	sigs := signals.Catch()
+	// The standard logger is net/http's, for a few lines no operator
+	// needs; one of them quotes what a server sent unasked, and it would
+	// write to stderr past signals.Stderr.
+	log.SetOutput(io.Discard)
 
 	// The command line and the SECRET_INIT_* variables.
 	cli, err := parseArgs(args, environ)
@@ -45,6 +63,12 @@ func run(args, environ []string) int {
 		// version, plan, check, seed, provision: no command to hand over to.
 		_, err := watched(sigs, func() error { return cli.operate(environ, log) })
 		return exitCode(log, err)
+	}
+
+	// A supervised child gets the realtime signals too: they are
+	// subscribed to meanwhile.
+	if launcher.Mode(cli.Run.Mode).Supervises() {
+		sigs.SubscribeRealtime()
 	}
 
 	// Read the inputs, plan, fetch, merge, while this goroutine watches
@@ -63,7 +87,7 @@ func run(args, environ []string) int {
 	}
 
 	// Hand over: execve in place, or start the command and supervise it.
-	code, err := launcher.Run(launcher.Options{
+	code, err = launcher.Run(launcher.Options{
 		Argv:    cli.Run.Command,
 		Env:     out.Env,
 		Mode:    launcher.Mode(cli.Run.Mode),
@@ -132,7 +156,7 @@ func exitCode(log zerolog.Logger, err error) int {
 		log.Error().Msg(err.Error())
 		if log.GetLevel() == zerolog.Disabled {
 			// Even with logs off, a failed start says why, once.
-			fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
+			fmt.Fprintf(signals.Stderr, "secret-init: %v\n", err)
 		}
 	}
 	return e.Code
@@ -145,17 +169,53 @@ func usageFailure(err error) int {
 	var e *launcher.ExitError
 	if errors.As(err, &e) {
 		if e.Err != nil {
-			fmt.Fprintf(os.Stderr, "secret-init: %v\n", e.Err)
+			fmt.Fprintf(signals.Stderr, "secret-init: %v\n", e.Err)
 		}
 		return e.Code
 	}
-	fmt.Fprintf(os.Stderr, "secret-init: %v\n", err)
-	fmt.Fprintln(os.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
+	fmt.Fprintf(signals.Stderr, "secret-init: %v\n", err)
+	fmt.Fprintln(signals.Stderr, "Usage: secret-init [flags] [--] COMMAND [ARG...]   (secret-init --help for flags)")
 	return launcher.ExitUsage
 }
 
-// newLogger builds the stderr logger. Levels and format were checked by kong.
+// internalError reports a panic as one line on w, and returns 125. It
+// says what failed and where, never a value: a runtime error's message
+// holds only numbers and type names; of anything else only the type is
+// told.
+func internalError(w io.Writer, r any) int {
+	what := fmt.Sprintf("panic(%T)", r)
+	if e, ok := r.(runtime.Error); ok {
+		what = e.Error()
+	}
+	fmt.Fprintf(w, "secret-init: internal error: %s, in %s; please report this bug\n", what, panicSite())
+	return launcher.ExitUsage
+}
+
+// panicSite is the function that panicked, as seen from a deferred call
+// during the panic: the first frame after the runtime's own.
+func panicSite() string {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(1, pcs)])
+	inPanic := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			inPanic = true
+		case inPanic && !strings.HasPrefix(f.Function, "runtime."):
+			return f.Function
+		}
+		if !more {
+			return "an unknown place"
+		}
+	}
+}
+
+// newLogger builds the stderr logger. Levels and format were checked by
+// kong. A line it cannot write is dropped (signals.Stderr): zerolog must
+// not fall back to os.Stderr to say so.
 func newLogger(level, format string) zerolog.Logger {
+	zerolog.ErrorHandler = func(error) {}
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil {
 		lvl = zerolog.InfoLevel
@@ -168,8 +228,8 @@ func newLogger(level, format string) zerolog.Logger {
 		}
 	}
 	if format == "console" {
-		w := zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}
+		w := zerolog.ConsoleWriter{Out: signals.Stderr, TimeFormat: "15:04:05.000"}
 		return zerolog.New(w).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
 	}
-	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
+	return zerolog.New(signals.Stderr).Level(lvl).With().Timestamp().Str("app", "secret-init").Logger()
 }

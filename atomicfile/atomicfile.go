@@ -35,20 +35,32 @@ var ErrBusy = errors.New("an earlier write to this file has not finished")
 // written and fsynced, renamed over path, then the folder fsynced, so
 // that after a crash the folder names the new file or the old one. When
 // ctx ends first, Write returns at once and the write goes on by itself.
-// Errors name the path, never the data.
+// Errors name the path, never the data. A panic in the write is raised
+// again on the caller's goroutine, where its recover can see it.
 func Write(ctx context.Context, path string, data []byte, perm os.FileMode) error {
 	if _, loaded := busy.LoadOrStore(path, struct{}{}); loaded {
 		return ErrBusy
 	}
-	done := make(chan error, 1)
+	type result struct {
+		err      error
+		panicked any
+	}
+	done := make(chan result, 1)
 	go func() {
-		err := write(path, data, perm)
-		busy.Delete(path) // before the answer: the caller may write again at once
-		done <- err
+		var r result
+		defer func() {
+			r.panicked = recover()
+			busy.Delete(path) // before the answer: the caller may write again at once
+			done <- r
+		}()
+		r.err = write(path, data, perm)
 	}()
 	select {
-	case err := <-done:
-		return err
+	case r := <-done:
+		if r.panicked != nil {
+			panic(r.panicked)
+		}
+		return r.err
 	case <-ctx.Done():
 		return fmt.Errorf("not written before the deadline: %w", ctx.Err())
 	}

@@ -88,6 +88,9 @@ type Spec struct {
 	// Stdin is the run's stdin; nil is /dev/null for Run and a pipe the
 	// test holds for Start.
 	Stdin io.Reader
+	// Stderr is the run's stderr; nil is a buffer (Run) or a file (Start)
+	// that the harness reads and checks for leaks.
+	Stderr *os.File
 	// Wrap is a command that runs secret-init: its argv up to the binary
 	// (setpriv ..., or sh -c '...; exec "$0" "$@"').
 	Wrap []string
@@ -145,6 +148,9 @@ func Run(t *testing.T, s Spec) Result {
 	cmd := s.command(t, ctx)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = s.Stdin, &stdout, &stderr
+	if s.Stderr != nil {
+		cmd.Stderr = s.Stderr
+	}
 	// A process left behind with the output pipes must not hold Wait.
 	cmd.WaitDelay = 5 * time.Second
 	begin := time.Now()
@@ -282,6 +288,9 @@ func Start(t *testing.T, s Spec) *Session {
 		t.Fatal(err)
 	}
 	ss.cmd.Stdout, ss.cmd.Stderr = w, ss.stderr
+	if s.Stderr != nil {
+		ss.cmd.Stderr = s.Stderr
+	}
 	if err := ss.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,14 @@ var sharedRoots = sync.OnceValue(systemRoots)
 
 // WarmRoots starts loading the system roots in the background. A start
 // against an https address calls it as soon as it knows the address, so
-// that the roots load while the contracts are read, not after.
-func WarmRoots() { go sharedRoots() }
+// that the roots load while the contracts are read, not after. A panic
+// there is left for newTransport's call, which the once repeats it to.
+func WarmRoots() {
+	go func() {
+		defer func() { recover() }()
+		sharedRoots()
+	}()
+}
 
 // systemRoots builds the same pool as x509.SystemCertPool on Linux, at a
 // fraction of the cost, for every start against an https address.

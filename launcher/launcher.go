@@ -41,7 +41,7 @@ type Options struct {
 	Group   bool             // forward signals to the child's whole process group
 	Rewrite signals.Rewrite  // forwarded-signal rewrites; nil means none
 	Grace   time.Duration    // after the main child exits: SIGTERM the rest, SIGKILL after this
-	Signals *signals.Catcher // the subscriptions made first thing in main
+	Signals *signals.Catcher // the subscriptions made at start, and the mask secret-init started with
 	Pending []syscall.Signal // signals that arrived during startup, replayed to the child
 	Log     zerolog.Logger   // never given a value
 }
@@ -54,31 +54,35 @@ func Run(o Options) (int, error) {
 	if len(o.Argv) == 0 {
 		return 0, &ExitError{Code: ExitUsage, Err: errors.New("no command to run")}
 	}
-	if err := checkExecLimits(o.Argv, o.Env); err != nil {
-		return 0, err
-	}
 	path, err := lookPath(o.Argv[0], o.Env)
 	if err != nil {
 		return 0, err
 	}
-	switch o.Mode {
-	case ModeExec:
-		return 0, execInPlace(path, o)
-	case ModeSupervise:
-		return supervise(path, o)
-	case ModeAuto, "":
-		if os.Getpid() == 1 {
-			return supervise(path, o)
-		}
-		return 0, execInPlace(path, o)
+	if err := checkExecLimits(path, o.Argv, o.Env); err != nil {
+		return 0, err
 	}
-	return 0, &ExitError{Code: ExitUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
+	switch o.Mode {
+	case ModeExec, ModeSupervise, ModeAuto, "":
+	default:
+		return 0, &ExitError{Code: ExitUsage, Err: fmt.Errorf("unknown mode %q (want auto, exec or supervise)", o.Mode)}
+	}
+	if o.Mode.Supervises() {
+		return supervise(path, o)
+	}
+	return 0, execInPlace(path, o)
+}
+
+// Supervises reports whether Run supervises in mode m (else it execs):
+// supervise, or auto as PID 1.
+func (m Mode) Supervises() bool {
+	return m == ModeSupervise || ((m == ModeAuto || m == "") && os.Getpid() == 1)
 }
 
 // execInPlace replaces secret-init with the command: same PID, and nothing
 // of secret-init is left to reap or forward, so this suits a process that
 // is not PID 1. Handlers installed by signal.Notify are reset to SIG_DFL by
-// execve, as for any caught signal.
+// execve, as for any caught signal; the command gets the signal mask
+// secret-init was started with, as a supervised child does.
 func execInPlace(path string, o Options) error {
 	for _, sig := range o.Pending {
 		// No child exists yet to replay them to, and re-raising them after
@@ -87,29 +91,8 @@ func execInPlace(path string, o Options) error {
 		o.Log.Debug().Str("signal", signals.Name(sig)).Msg("dropped startup signal in exec mode")
 	}
 	o.Log.Debug().Str("command", o.Argv[0]).Msg("exec")
-	err := syscall.Exec(path, o.Argv, o.Env)
+	err := withMask(o.Signals.Mask, func() error { return syscall.Exec(path, o.Argv, o.Env) })
 	return startError(o.Argv[0], err)
-}
-
-// checkExecLimits catches what execve would refuse with E2BIG because one
-// string is too long (MAX_ARG_STRLEN, 32 pages), before anything runs, so
-// the error names the variable instead of blaming the command. It never
-// quotes a value. (The total size limit, a quarter of the stack rlimit,
-// still surfaces as E2BIG from execve.)
-func checkExecLimits(argv, env []string) error {
-	limit := 32 * os.Getpagesize()
-	for _, kv := range env {
-		if len(kv)+1 > limit { // +1: the kernel counts the NUL
-			key, _, _ := strings.Cut(kv, "=")
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("environment variable %s is %d bytes; Linux passes at most %d bytes per variable to a program", key, len(kv), limit-1)}
-		}
-	}
-	for i, arg := range argv {
-		if len(arg)+1 > limit {
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("argument %d of %s is %d bytes; Linux passes at most %d bytes per argument", i, argv[0], len(arg), limit-1)}
-		}
-	}
-	return nil
 }
 
 // defaultPath is what Docker sets when an image sets no PATH.
@@ -191,6 +174,10 @@ func startError(name string, err error) *ExitError {
 			return &ExitError{Code: ExitNotFound, Err: fmt.Errorf("%s: %w", name, errno)}
 		case syscall.EACCES, syscall.EPERM:
 			return &ExitError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: not executable: %w", name, errno)}
+		case syscall.E2BIG:
+			// checkExecLimits passed it: a #! script's interpreter and its
+			// arguments, which the kernel adds, went over.
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: the environment and arguments are too large for the kernel (with what a #! line adds): %w", name, errno)}
 		}
 	}
 	return &ExitError{Code: ExitNotExecutable, Err: fmt.Errorf("%s: cannot execute: %w", name, err)}

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,5 +201,52 @@ func TestExecLimitsNameTheVariable(t *testing.T) {
 	ok := "OK=" + strings.Repeat("s", 32*os.Getpagesize()-4)
 	if c, err := Run(Options{Signals: testSignals, Argv: []string{"true"}, Env: append(testEnv(), ok), Mode: ModeSupervise, Log: zerolog.Nop()}); err != nil || c != 0 {
 		t.Errorf("variable at the limit: %d, %v", c, err)
+	}
+}
+
+// TestExecSizeIsTheKernels: an environment that brings execSize exactly to
+// the limit starts; one byte more is what the kernel refuses (E2BIG), and
+// checkExecLimits refuses it first, naming the largest variables.
+func TestExecSizeIsTheKernels(t *testing.T) {
+	limit, _, ok := argLimit()
+	if !ok {
+		t.Skip("no RLIMIT_STACK")
+	}
+	path, argv := "/bin/true", []string{"true"}
+	env := func(need uint64) []string {
+		// Variables of 100 KiB, then one that makes up the rest.
+		var e []string
+		for i := 0; execSize(path, argv, e) < need; i++ {
+			e = append(e, fmt.Sprintf("V%04d=", i))
+			rest := need - execSize(path, argv, e)
+			e[i] += strings.Repeat("x", int(min(rest, 100<<10)))
+		}
+		return e
+	}
+	at, over := env(limit), env(limit+1)
+	if execSize(path, argv, at) != limit || execSize(path, argv, over) != limit+1 {
+		t.Fatalf("test environments are %d and %d bytes, want %d and %d", execSize(path, argv, at), execSize(path, argv, over), limit, limit+1)
+	}
+	run := func(env []string) error {
+		pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{Env: env})
+		if err == nil {
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, 0, nil)
+		}
+		return err
+	}
+	if err := run(at); err != nil {
+		t.Errorf("%d bytes, the limit: the kernel refused: %v", limit, err)
+	}
+	if err := checkExecLimits(path, argv, at); err != nil {
+		t.Errorf("%d bytes, the limit: %v", limit, err)
+	}
+	if err := run(over); err != syscall.E2BIG {
+		t.Errorf("%d bytes, one over the limit: the kernel said %v, want E2BIG", limit+1, err)
+	}
+	err := checkExecLimits(path, argv, over)
+	if code(err) != ExitUsage || !strings.Contains(err.Error(), fmt.Sprint(limit+1)) || !strings.Contains(err.Error(), fmt.Sprint(limit)) ||
+		!strings.Contains(err.Error(), "V0000 (") || strings.Contains(err.Error(), "xxx") {
+		t.Errorf("one over the limit: %v; want 125 naming the size, the limit and V0000, never a value", err)
 	}
 }

@@ -25,13 +25,15 @@ type supervisor struct {
 
 // supervise runs the command as a child and returns its exit code.
 //
-// The child gets our cwd and fds 0-2, an empty signal mask and default
-// dispositions: Go resets every signal it handles to SIG_DFL in the child.
-// One difference from tini follows: a signal our own parent set to SIG_IGN
-// reaches the child as SIG_DFL, because the Go runtime installs its handler
-// over it at start-up (it keeps an inherited
-// SIG_IGN only for HUP and INT, and Notify undoes even those). A service
-// that needs an ignored signal must ignore it itself.
+// The child gets our cwd and fds 0-2, default dispositions (Go resets
+// every signal it handles to SIG_DFL in the child) and the signal mask
+// secret-init was started with, less the signals the Go runtime unblocks
+// before any of our code runs (withMask). One more difference from tini
+// follows: a signal our own parent set to SIG_IGN reaches the child as
+// SIG_DFL, because the Go runtime installs its handler over it at start-up
+// (it keeps an inherited SIG_IGN only for HUP and INT, and Notify undoes
+// even those). A service that needs an ignored signal must ignore it
+// itself.
 func supervise(path string, o Options) (int, error) {
 	s := &supervisor{Options: o, pid1: os.Getpid() == 1}
 	if !s.pid1 {
@@ -42,19 +44,25 @@ func supervise(path string, o Options) (int, error) {
 		}
 	}
 	s.tty = ownsForeground()
-	pid, err := syscall.ForkExec(path, s.Argv, &syscall.ProcAttr{
-		Env:   s.Env,
-		Files: []uintptr{0, 1, 2},
-		Sys: &syscall.SysProcAttr{
-			// Its own group, so that group forwarding and the final
-			// clean-up reach its pipelines and nothing of ours.
-			Setpgid: true,
-			// Job control and Ctrl-C belong to the child's group. Go does
-			// the TIOCSPGRP in the child with signals blocked, so the
-			// child cannot be stopped by SIGTTOU there.
-			Foreground: s.tty,
-			Ctty:       0,
-		},
+	// From the child's start on, every signal of Forwarded must reach it.
+	s.Signals.Subscribed()
+	var pid int
+	err := withMask(s.Signals.Mask, func() (err error) {
+		pid, err = syscall.ForkExec(path, s.Argv, &syscall.ProcAttr{
+			Env:   s.Env,
+			Files: []uintptr{0, 1, 2},
+			Sys: &syscall.SysProcAttr{
+				// Its own group, so that group forwarding and the final
+				// clean-up reach its pipelines and nothing of ours.
+				Setpgid: true,
+				// Job control and Ctrl-C belong to the child's group. Go
+				// does the TIOCSPGRP in the child with signals blocked, so
+				// the child cannot be stopped by SIGTTOU there.
+				Foreground: s.tty,
+				Ctty:       0,
+			},
+		})
+		return err
 	})
 	if err != nil {
 		return 0, startError(s.Argv[0], err)
@@ -107,38 +115,40 @@ func (s *supervisor) waitMain() syscall.WaitStatus {
 	}
 }
 
-// forward sends sig, rewritten, to the child or to its group.
+// forward sends sig, rewritten, to the child or to its group. A TSTP is
+// only forwarded: if the child stops, childStopped stops us with it.
 func (s *supervisor) forward(sig syscall.Signal) {
 	to, send := s.Rewrite.Apply(sig)
 	if !send {
 		s.Log.Debug().Str("signal", signals.Name(sig)).Msg("dropped signal")
-	} else {
-		target := s.pid
-		if s.Group {
-			target = -s.pid
-		}
-		err := syscall.Kill(target, to)
-		s.Log.Debug().Str("signal", signals.Name(sig)).Str("sent", signals.Name(to)).Int("target", target).AnErr("error", err).Msg("forwarded signal")
+		return
 	}
-	// A shell that sent TSTP expects the whole job to stop, and we are
-	// the job. As PID 1 the kernel ignores this, which is what we want.
-	if sig == syscall.SIGTSTP && !s.pid1 {
-		stopSelf()
+	target := s.pid
+	if s.Group {
+		target = -s.pid
 	}
+	err := syscall.Kill(target, to)
+	s.Log.Debug().Str("signal", signals.Name(sig)).Str("sent", signals.Name(to)).Int("target", target).AnErr("error", err).Msg("forwarded signal")
 }
 
 // trimAfter is how long the main child runs before the supervisor gives
 // back the memory its start-up used.
 const trimAfter = 500 * time.Millisecond
 
-// childStopped handles the main child stopping on its own: Ctrl-Z at the
-// terminal goes to the child's group, which holds the foreground, not to
-// us, and the shell that started us waits for us, not for the child. So
-// we stop too: the shell sees its job stopped and gives the prompt back.
-// When it continues us (fg or bg), we continue the child, and hand it the
-// terminal again if the shell gave it to us (fg). A stop already undone
-// (we forwarded a CONT since) is left alone.
+// childStopped handles the main child stopping, on a TSTP we forwarded or
+// on its own: Ctrl-Z at the terminal goes to the child's group, which
+// holds the foreground, not to us, and the shell that started us waits
+// for us, not for the child. So we stop too: the shell sees its job
+// stopped and gives the prompt back. Once continued (fg or bg), we
+// continue the child, and hand it the terminal again if the shell gave it
+// to us (fg), before the loop runs again: a stop report still queued then
+// finds the child running, whatever order the loop takes its channels in.
 func (s *supervisor) childStopped() {
+	// What came in meanwhile goes first: a CONT among it means the job
+	// was continued before we could stop with it.
+	for len(s.Signals.Forward) > 0 {
+		s.forward((<-s.Signals.Forward).(syscall.Signal))
+	}
 	if !stopped(s.pid) {
 		return
 	}
@@ -378,6 +388,22 @@ func (s *supervisor) reclaimTerminal() {
 	if err != nil && !errors.Is(err, syscall.ESRCH) {
 		s.Log.Debug().Err(err).Msg("could not take the terminal back")
 	}
+}
+
+// withMask runs f on a thread whose signal mask is mask (bit N-1 for
+// signal N): ForkExec and execve hand the calling thread's mask to the
+// program they start, and which thread that is, and what a thread blocks
+// for a moment (reclaimTerminal, the stderr writer), is otherwise chance.
+func withMask(mask uint64, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var set, old unix.Sigset_t
+	set.Val[0] = mask
+	if err := unix.PthreadSigmask(unix.SIG_SETMASK, &set, &old); err != nil {
+		return f()
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return f()
 }
 
 func sigaddset(set *unix.Sigset_t, sig syscall.Signal) {

@@ -13,7 +13,10 @@ import (
 // when every call has returned. Calls start in index order; each f(i)
 // writes only its own results (an index of a slice, or under its own
 // lock). With a limit below 2, or a single iteration, the loop runs on the
-// calling goroutine.
+// calling goroutine. A call that panics stops its worker, and For panics
+// with the first such value on the calling goroutine, once the others
+// have returned, where the caller's recover can see it: a panic on a
+// goroutine of its own would end the process with a stack dump.
 func For(n, limit int, f func(i int)) {
 	workers := min(limit, n)
 	if workers < 2 {
@@ -24,8 +27,14 @@ func For(n, limit int, f func(i int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var panicked atomic.Pointer[any]
 	for range workers {
 		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panicked.CompareAndSwap(nil, &r)
+				}
+			}()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -36,4 +45,7 @@ func For(n, limit int, f func(i int)) {
 		})
 	}
 	wg.Wait()
+	if r := panicked.Load(); r != nil {
+		panic(*r)
+	}
 }

@@ -46,3 +46,26 @@ func TestForBound(t *testing.T) {
 		t.Errorf("at most %d calls at once, want %d", most, limit)
 	}
 }
+
+// TestForPanicReachesTheCaller: a panic in a call comes out of For, on the
+// calling goroutine, once every other call has returned.
+func TestForPanicReachesTheCaller(t *testing.T) {
+	var done atomic.Int32
+	got := func() (r any) {
+		defer func() { r = recover() }()
+		For(20, 4, func(i int) {
+			if i == 3 {
+				panic("boom")
+			}
+			done.Add(1)
+		})
+		return nil
+	}()
+	if got != "boom" {
+		t.Fatalf("recovered %v, want the call's panic", got)
+	}
+	// The worker that panicked stops; the other three run every other index.
+	if n := done.Load(); n != 19 {
+		t.Errorf("%d other calls returned before For panicked, want 19", n)
+	}
+}

@@ -1,22 +1,34 @@
 // Package signals knows which signals secret-init forwards, their names,
-// the rewrite table (--rewrite FROM:TO), and the early subscription that
-// must happen before anything else in main, with the watch that keeps it
-// during start-up.
+// the rewrite table (--rewrite FROM:TO), and hands out the subscription
+// that signals/early made at start, with the watch that keeps it during
+// start-up.
 package signals
 
 import (
 	"fmt"
 	"os"
-	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"secret-init/signals/early"
 )
 
 // Forwarded is the explicit list secret-init subscribes to and forwards to
-// the child. It leaves out SIGCHLD (ours), SIGURG (the Go runtime's
-// preemption signal), SIGKILL/SIGSTOP (uncatchable) and the synchronous
-// faults tini also keeps (SEGV, BUS, FPE, ILL, TRAP, SYS).
+// the child, in the order of subscription (signals/early: those the Go
+// runtime would make fatal while the program is initialised, the four
+// that end a start first; the other standard ones first thing in main;
+// the realtime ones when the child will be supervised). It leaves out
+// SIGCHLD (ours), SIGURG (the Go runtime's preemption signal) and
+// SIGKILL/SIGSTOP (uncatchable).
+//
+// SEGV, BUS, FPE, ILL, TRAP and SYS are forwarded like the others. Go's
+// runtime hands signal.Notify only the ones sent with kill (or tgkill): a
+// real fault of ours still crashes, and a "docker kill -s SEGV" is an
+// operator's message for the service, not a fault of secret-init. (One
+// sent with sigqueue is taken for a real fault and crashes secret-init;
+// nothing in Go can tell it from one.)
 //
 // SIGTTIN and SIGTTOU are left out too. The kernel sends them to a process
 // that touches its terminal from the background; they say something about
@@ -31,20 +43,25 @@ import (
 // rather than listed and silently lost. (Nobody sends PROF to an init;
 // the kernel raises it for the process whose profiling timer runs.)
 //
+// Of the realtime signals, 35 to 64 are forwarded. 32, 33 and 34 are the
+// Go runtime's (glibc's thread cancellation and set*id, musl's): it
+// installs no handler that signal.Notify could reach for 32 and 34, so
+// they keep what secret-init inherited: the kernel's default (they end
+// secret-init; as PID 1 the kernel drops them), or an ignore; it consumes
+// 33 itself.
+//
 // SIGTSTP is forwarded, so that "docker kill -s TSTP" pauses the service;
-// the launcher then stops secret-init itself as well when it is not PID 1,
-// the way dumb-init does, so that a shell sees the whole job stopped.
-var Forwarded = []syscall.Signal{
-	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGABRT,
-	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGPIPE, syscall.SIGALRM,
-	syscall.SIGTERM, syscall.SIGSTKFLT, syscall.SIGCONT, syscall.SIGTSTP,
-	syscall.SIGXCPU, syscall.SIGXFSZ, syscall.SIGVTALRM,
-	syscall.SIGWINCH, syscall.SIGIO, syscall.SIGPWR,
-}
+// when the child stops, the launcher stops secret-init as well when it is
+// not PID 1, so that a shell sees the whole job stopped.
+var Forwarded = slices.Concat(early.Fatal, early.Others, early.Realtimes)
 
 // maxSignal is the last standard signal; 32 and up are the realtime
-// signals, which secret-init neither forwards nor accepts in a rewrite.
+// signals.
 const maxSignal = 31
+
+// rtMin and rtMax are SIGRTMIN and SIGRTMAX as kill -l, procps and Docker
+// number them: glibc keeps 32 and 33 for itself, so RTMIN is 34.
+const rtMin, rtMax = 34, 64
 
 // names are the short names of the standard Linux signals, by number.
 var names = [maxSignal + 1]string{
@@ -60,23 +77,40 @@ var aliases = map[string]syscall.Signal{
 	"IOT": syscall.SIGABRT, "POLL": syscall.SIGIO, "CLD": syscall.SIGCHLD,
 }
 
-// Name returns the short name of sig ("TERM"), or its number as text.
+// Name returns the short name of sig: "TERM", or for a realtime signal
+// the name kill -l gives it ("RTMIN+6" for 40, "RTMAX" for 64); 32, 33
+// and anything else by number.
 func Name(sig syscall.Signal) string {
-	if sig > 0 && sig <= maxSignal {
+	switch {
+	case sig > 0 && sig <= maxSignal:
 		return names[sig]
+	case sig == rtMin:
+		return "RTMIN"
+	case sig == rtMax:
+		return "RTMAX"
+	case sig > rtMin && sig <= (rtMin+rtMax)/2:
+		return "RTMIN+" + strconv.Itoa(int(sig-rtMin))
+	case sig > rtMin && sig < rtMax:
+		return "RTMAX-" + strconv.Itoa(int(rtMax-sig))
 	}
 	return strconv.Itoa(int(sig))
 }
 
-// Parse reads a signal by name ("TERM", "SIGTERM", "term") or number ("15").
+// Parse reads a signal by name ("TERM", "SIGTERM", "term", "RTMIN+6",
+// "RTMAX-2") or number, 1 to 31 and 34 to 64 ("15", "40"). 32 and 33 are
+// the C library's own (thread cancellation, set*id across threads): no
+// program is meant to be sent one.
 func Parse(s string) (syscall.Signal, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty signal")
 	}
 	if s[0] >= '0' && s[0] <= '9' {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > maxSignal {
-			return 0, fmt.Errorf("signal %q: not a number from 1 to %d", s, maxSignal)
+		if err != nil || n < 1 || n > rtMax {
+			return 0, fmt.Errorf("signal %q: not a number from 1 to %d", s, rtMax)
+		}
+		if n > maxSignal && n < rtMin {
+			return 0, fmt.Errorf("signal %q: 32 and 33 are the C library's own, not for programs", s)
 		}
 		return syscall.Signal(n), nil
 	}
@@ -89,7 +123,37 @@ func Parse(s string) (syscall.Signal, error) {
 	if sig, ok := aliases[name]; ok {
 		return sig, nil
 	}
+	if sig, ok := parseRealtime(name); ok {
+		return sig, nil
+	}
 	return 0, fmt.Errorf("signal %q: unknown name", s)
+}
+
+// parseRealtime reads RTMIN, RTMIN+n, RTMAX and RTMAX-n, within 34..64.
+func parseRealtime(name string) (syscall.Signal, bool) {
+	base, sign := syscall.Signal(rtMin), 1
+	rest, ok := strings.CutPrefix(name, "RTMIN")
+	if !ok {
+		if rest, ok = strings.CutPrefix(name, "RTMAX"); !ok {
+			return 0, false
+		}
+		base, sign = rtMax, -1
+	}
+	if rest == "" {
+		return base, true
+	}
+	op := byte('+')
+	if sign < 0 {
+		op = '-'
+	}
+	if rest[0] != op || len(rest) < 2 || rest[1] < '0' || rest[1] > '9' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest[1:])
+	if err != nil || n > rtMax-rtMin {
+		return 0, false
+	}
+	return base + syscall.Signal(sign*n), true
 }
 
 // isForwarded reports whether sig is in Forwarded.
@@ -105,24 +169,31 @@ func isForwarded(sig syscall.Signal) bool {
 // Rewrite maps a forwarded signal to another; a mapping to 0 drops it.
 type Rewrite map[syscall.Signal]syscall.Signal
 
-// ParseRewrite reads FROM:TO specs. A malformed spec is an error that names it.
+// ParseRewrite reads rewrite values, each a comma list of FROM:TO rules
+// (a --rewrite flag, or SECRET_INIT_REWRITE). A malformed rule, or an
+// empty one (--rewrite ”, a stray comma), is an error that names it.
 //
 // FROM must be a signal secret-init forwards: a rule for KILL, CHLD, URG or
-// SYS could never fire, and a rule that silently does nothing is a
-// configuration bug. TO may be any signal 1..31 (TERM:KILL is legitimate)
+// RTMIN (34) could never fire, and a rule that silently does nothing is a
+// configuration bug. TO may be any signal 1..64 (TERM:KILL is legitimate)
 // or 0, which drops FROM. Naming the same FROM twice is an error, because
 // either choice of winner would surprise someone.
-func ParseRewrite(specs []string) (Rewrite, error) {
+func ParseRewrite(values []string) (Rewrite, error) {
 	r := Rewrite{}
-	for _, spec := range specs {
-		from, to, err := parseRule(spec)
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", spec, err)
+	for _, value := range values {
+		for _, spec := range strings.Split(value, ",") {
+			if strings.TrimSpace(spec) == "" {
+				return nil, fmt.Errorf("%q: an empty rule; want FROM:TO, like TERM:QUIT or 15:3", value)
+			}
+			from, to, err := parseRule(spec)
+			if err != nil {
+				return nil, fmt.Errorf("%q: %w", spec, err)
+			}
+			if _, dup := r[from]; dup {
+				return nil, fmt.Errorf("%q: %s is already rewritten", spec, Name(from))
+			}
+			r[from] = to
 		}
-		if _, dup := r[from]; dup {
-			return nil, fmt.Errorf("%q: %s is already rewritten", spec, Name(from))
-		}
-		r[from] = to
 	}
 	return r, nil
 }
@@ -155,39 +226,35 @@ func (r Rewrite) Apply(sig syscall.Signal) (syscall.Signal, bool) {
 	return to, to != 0
 }
 
-// forwardBuffer is large because signal.Notify never blocks: when the
-// channel is full the signal is dropped, and a burst of USR1 must never
-// cost a later TERM. Standard signals also coalesce in the kernel and in
-// the Go runtime, so the buffer only has to absorb distinct deliveries.
-const forwardBuffer = 4096
-
-// Catcher holds the subscriptions made first thing in main. Each channel
-// has one reader at a time, the main goroutine: in Startup while the inputs
-// are read, then in the launcher's loop, so no signal can fall between two
-// readers.
+// Catcher holds what signals/early caught first thing at start: its
+// subscriptions and the signal mask secret-init was started with. Each
+// channel has one reader at a time, the main goroutine: in Startup while
+// the inputs are read, then in the launcher's loop, so no signal can fall
+// between two readers.
 type Catcher struct {
-	Forward chan os.Signal // every signal in Forwarded; large buffer
+	Forward chan os.Signal // every signal in Forwarded; room for early.ForwardBuffer
 	Child   chan os.Signal // SIGCHLD only
+	// Mask is the signal mask secret-init was started with, as far as the
+	// Go runtime left it (early.Mask): bit N-1 for signal N.
+	Mask uint64
 }
 
-// Catch subscribes to Forwarded and SIGCHLD. Call it as the first statement
-// of main: a Go PID 1 that gets SIGTERM before signal.Notify exits 2.
+// Catch completes the subscription that signals/early began when the
+// program was initialised, but for the realtime signals, and returns it;
+// there is one per process. Call it first thing in main.
 func Catch() *Catcher {
-	c := &Catcher{
-		Forward: make(chan os.Signal, forwardBuffer),
-		// One slot is enough: a SIGCHLD only means "drain wait4", and one
-		// drain reaps everything that exited before it, so a second
-		// notification while one is queued carries nothing new.
-		Child: make(chan os.Signal, 1),
-	}
-	fwd := make([]os.Signal, len(Forwarded))
-	for i, s := range Forwarded {
-		fwd[i] = s
-	}
-	signal.Notify(c.Child, syscall.SIGCHLD)
-	signal.Notify(c.Forward, fwd...)
-	return c
+	early.Rest()
+	return &Catcher{Forward: early.Forward, Child: early.Child, Mask: early.Mask}
 }
+
+// SubscribeRealtime starts subscribing to the realtime signals of
+// Forwarded, in the background: a start that will supervise calls it as
+// soon as it knows, so that it is done by the time the child starts.
+func (c *Catcher) SubscribeRealtime() { early.Realtime() }
+
+// Subscribed returns once every signal of Forwarded is subscribed, the
+// realtime ones included.
+func (c *Catcher) Subscribed() { early.WaitRealtime() }
 
 // abortsStartup are the signals that mean "stop" while there is no child
 // yet to give them to.
@@ -204,16 +271,21 @@ func abortsStartup(sig syscall.Signal) bool {
 // once and comes back as abort: there is no child yet to give it to, so
 // the caller exits 128+N with nothing started, leaving work behind. Any
 // other signal is queued in pending, in order, for the child; one that
-// arrives after work returned is still in Forward for the next reader.
+// arrives after work returned is still in Forward for the next reader. A
+// panic in work is raised again on the calling goroutine, where the
+// caller's recover can see it.
 func (c *Catcher) Startup(work func()) (pending []syscall.Signal, abort syscall.Signal) {
-	done := make(chan struct{})
+	done := make(chan any, 1)
 	go func() {
-		defer close(done)
+		defer func() { done <- recover() }()
 		work()
 	}()
 	for {
 		select {
-		case <-done:
+		case r := <-done:
+			if r != nil {
+				panic(r)
+			}
 			return pending, 0
 		case s := <-c.Forward:
 			sig := s.(syscall.Signal)

@@ -26,22 +26,31 @@ var (
 // before a byte is read; it is opened without blocking, so that a FIFO
 // with no writer cannot hang the open. When ctx ends first (a hung network
 // file system), Read returns ctx's error at once and leaves the read to
-// finish on its own.
+// finish on its own. A panic in the read is raised again on the caller's
+// goroutine, where its recover can see it.
 func Read(ctx context.Context, path string, max int64) ([]byte, error) {
 	if ctx.Done() == nil {
 		return read(path, max)
 	}
 	type result struct {
-		data []byte
-		err  error
+		data     []byte
+		err      error
+		panicked any
 	}
 	done := make(chan result, 1)
 	go func() {
-		data, err := read(path, max)
-		done <- result{data, err}
+		var r result
+		defer func() {
+			r.panicked = recover()
+			done <- r
+		}()
+		r.data, r.err = read(path, max)
 	}()
 	select {
 	case r := <-done:
+		if r.panicked != nil {
+			panic(r.panicked)
+		}
 		return r.data, r.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("not read before the deadline: %w", ctx.Err())
