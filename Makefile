@@ -20,8 +20,11 @@ $(TESTSRV): FORCE
 # Build, start the local Infisical test server with the bundled example,
 # and run secret-init against it: `check` shows where each key comes
 # from, then the example service prints what it got (values redacted).
+# Then the same service from an empty Infisical: provision, seed, start.
 run: build
 	./testdata/example/run.sh
+	@echo
+	./testdata/bootstrap/run.sh
 
 # The whole suite: lint, unit tests, fuzz seed corpora, and the end-to-end
 # tests of the real binary in e2e/ (as PID 1 in a PID namespace when run as
@@ -53,6 +56,7 @@ lint:
 # Longer fuzzing than the seed corpora that `make test` runs.
 fuzz:
 	$(GO) test ./dotenv/ -run '^$$' -fuzz FuzzParseDotenv -fuzztime 60s
+	$(GO) test ./dotenv/ -run '^$$' -fuzz FuzzUpdate -fuzztime 60s
 	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzParse -fuzztime 60s
 	$(GO) test ./contracts/ -run '^$$' -fuzz FuzzFastPath -fuzztime 60s
 	$(GO) test ./signals/ -run '^$$' -fuzz FuzzParseRewrite -fuzztime 60s

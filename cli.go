@@ -92,9 +92,11 @@ type CLI struct {
 	Check   CheckCmd   `cmd:"" help:"Resolve exactly as a start would, without running a command, and show where each key came from (never a value). Exit 0 when a start would succeed, 1 when it would fail, 125 on a usage error."`
 	Seed    SeedCmd    `cmd:"" help:"Fill Infisical from the contracts with an identity that may write: missing folders and keys. A dry run unless --execute. Exit 1 when a key failed."`
 
+	Provision ProvisionCmd `cmd:"" help:"Make the runtime (read-only) and admin (read-write) machine identities, with universal auth, client secrets and their roles in the project, and the contracts' folders; write their credentials into their .env files. Needs an identity that administers the project. A dry run unless --execute. Exit 1 when a step failed."`
+
 	ShowVersion bool `name:"version" help:"Print the version, as the version command does."`
 
-	command string // run, version, plan, check or seed
+	command string // run, version, plan, check, seed or provision
 }
 
 // parseArgs reads the command line and the SECRET_INIT_* variables, and

@@ -1,6 +1,6 @@
 package main
 
-// The operator commands: version, plan, check and seed. Each is a struct
+// The operator commands: version, plan, check, seed and provision. Each is a struct
 // of its own flags with a Run method that returns an error, as kong's
 // commands do; main turns the error into the exit code.
 
@@ -8,11 +8,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/rs/zerolog"
 
 	"secret-init/launcher"
+	"secret-init/provision"
 	"secret-init/resolve"
 	"secret-init/seed"
 )
@@ -28,6 +30,8 @@ func (c *CLI) operate(environ []string, log zerolog.Logger) error {
 		return c.Check.Run(&c.Globals, environ, log)
 	case "seed":
 		return c.Seed.Run(&c.Globals, environ, log)
+	case "provision":
+		return c.Provision.Run(&c.Globals, environ, log)
 	}
 	return fmt.Errorf("unknown command %q", c.command)
 }
@@ -127,21 +131,66 @@ func (c *SeedCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
 		ImportEnv:     c.ImportEnv,
 		Overwrite:     c.OverwriteExisting,
 	}, environ)
-	var ue *resolve.UsageError
-	switch {
-	case errors.As(err, &ue):
-		return err
-	case err != nil:
-		return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
+	if err != nil {
+		return commandError(err)
 	}
-	for _, w := range rep.Warnings {
+	return printReport(log, rep.Warnings, rep, rep.Failed > 0)
+}
+
+// ProvisionCmd makes the runtime and admin identities and the folders.
+// Like seed's, its flags have no environment variables: what it creates
+// and where it writes credentials is asked for on the command line.
+type ProvisionCmd struct {
+	Execute        bool     `help:"Write. Without it provision only reads Infisical and says what it would do."`
+	Rotate         bool     `help:"Make new client secrets even where secret-init made some; the old ones are revoked once the new ones are written out."`
+	RuntimeName    string   `name:"runtime-name" default:"secret-init-runtime" placeholder:"NAME" help:"Name of the runtime identity: project role viewer, it reads secrets and writes none."`
+	AdminName      string   `name:"admin-name" default:"secret-init-admin" placeholder:"NAME" help:"Name of the admin identity: project role member, it reads and writes secrets (for seed)."`
+	RuntimeEnvFile string   `name:"runtime-env-file" default:".env" placeholder:"FILE" help:"Where the runtime identity's INFISICAL_* settings go; every other line of the file is kept."`
+	AdminEnvFile   string   `name:"admin-env-file" placeholder:"FILE" help:"Where the admin identity's go. Without it the admin gets no client secret."`
+	Environments   []string `name:"environments" sep:"," placeholder:"ENV,..." help:"Environments to make the folders in. Default: the bootstrap one (INFISICAL_ENVIRONMENT)."`
+}
+
+// Run provisions (or, without --execute, shows what it would): nil, exit 1
+// when a step failed or the identity may not administer the project, 125
+// on a usage error.
+func (c *ProvisionCmd) Run(g *Globals, environ []string, log zerolog.Logger) error {
+	rep, err := provision.Run(context.Background(), g.resolveOptions(log), provision.Options{
+		Execute:        c.Execute,
+		Rotate:         c.Rotate,
+		RuntimeName:    c.RuntimeName,
+		AdminName:      c.AdminName,
+		RuntimeEnvFile: c.RuntimeEnvFile,
+		AdminEnvFile:   c.AdminEnvFile,
+		Environments:   c.Environments,
+	}, environ)
+	if err != nil {
+		return commandError(err)
+	}
+	return printReport(log, rep.Warnings, rep, rep.Failed() > 0)
+}
+
+// commandError is how a command that could not run at all exits: 125 for
+// a usage error, else 1.
+func commandError(err error) error {
+	var ue *resolve.UsageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return &launcher.ExitError{Code: launcher.ExitFailed, Err: err}
+}
+
+// printReport logs the warnings and prints what a command that writes did
+// (seed, provision); it exits 1 when a step failed, each failure having
+// its own line.
+func printReport(log zerolog.Logger, warnings []string, r interface{ WriteText(io.Writer) error }, failed bool) error {
+	for _, w := range warnings {
 		log.Warn().Msg(w)
 	}
-	if err := rep.WriteText(os.Stdout); err != nil {
+	if err := r.WriteText(os.Stdout); err != nil {
 		return outputFailed(err)
 	}
-	if rep.Failed > 0 {
-		return &launcher.ExitError{Code: launcher.ExitFailed} // each failure has its line
+	if failed {
+		return &launcher.ExitError{Code: launcher.ExitFailed}
 	}
 	return nil
 }

@@ -15,13 +15,13 @@ import (
 )
 
 // usageLine is the one usage line, in the help and after a usage error.
-const usageLine = "Usage: secret-init [flags] [--] COMMAND [ARG...]   (or: secret-init plan|check|seed|version|help [flags])"
+const usageLine = "Usage: secret-init [flags] [--] COMMAND [ARG...]   (or: secret-init plan|check|seed|provision|version|help [flags])"
 
 // helpWidth is the width the help is wrapped to.
 const helpWidth = 80
 
 // printHelp is kong's help printer: the whole help for the top level and
-// the run command, kong's own for plan, check, seed and version.
+// the run command, kong's own for plan, check, seed, provision and version.
 func printHelp(options kong.HelpOptions, ctx *kong.Context) error {
 	if sel := ctx.Selected(); sel != nil && sel.Name != "run" {
 		return outputFailed(kong.DefaultHelpPrinter(options, ctx))
@@ -83,7 +83,7 @@ func writeHelp(b *strings.Builder, app *kong.Application) {
 	b.WriteString("\n")
 	for _, l := range wrap("Exit codes: the command's own; 128+N when signal N killed it; 125 when secret-init failed before it started "+
 		"(usage, bad input, missing keys, Infisical); 126 not executable; 127 not found. check: 1 when a start would fail; "+
-		"seed: 1 when a key failed.", helpWidth) {
+		"seed: 1 when a key failed; provision: 1 when a step failed.", helpWidth) {
 		b.WriteString(l + "\n")
 	}
 }

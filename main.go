@@ -5,7 +5,7 @@
 //
 // This file is the life of a start, in the order it happens; cli.go is the
 // command line, commands.go the operator commands (version, plan, check,
-// seed).
+// seed, provision).
 package main
 
 import (
@@ -60,7 +60,7 @@ func run(args, environ []string) (code int) {
 	}
 	log := newLogger(cli.LogLevel, cli.LogFormat)
 	if cli.command != "run" {
-		// version, plan, check, seed: no command to hand over to.
+		// version, plan, check, seed, provision: no command to hand over to.
 		_, err := watched(sigs, func() error { return cli.operate(environ, log) })
 		return exitCode(log, err)
 	}

@@ -1,6 +1,7 @@
 // Package dotenv reads the .env bootstrap file: KEY=VALUE lines, quotes and
 // comments as most .env readers take them, and no interpolation. An error
-// names the file and line, never the text of the line.
+// names the file and line, never the text of the line. Update and
+// WriteFile change some of its keys and leave every other line as it was.
 package dotenv
 
 import (

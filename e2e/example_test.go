@@ -35,22 +35,29 @@ func exampleSeed(t *testing.T) infisicaltest.Seed {
 	return seed
 }
 
-// TestExampleMakeRun runs the script behind `make run`: the happy path
-// shows no warning, check's summary and the prefetch line agree, the
-// service gets every declared key, and the script ends by saying what
-// happened and what to try next.
-func TestExampleMakeRun(t *testing.T) {
+// runExample runs one of `make run`'s scripts with the binaries under
+// test: secret-init's, and a test server built for it.
+func runExample(t *testing.T, path string) Result {
+	t.Helper()
 	testserver := filepath.Join(t.TempDir(), "infisical-testserver")
 	build := exec.Command("go", "build", "-o", testserver, "./cmd/infisical-testserver")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the test server: %v\n%s", err, out)
 	}
-	script, err := filepath.Abs("../testdata/example/run.sh")
+	script, err := filepath.Abs(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Run(t, Spec{Bin: "/bin/sh", Args: []string{script}, Env: cleanEnv("SECRET_INIT="+bin, "INFISICAL_TESTSERVER="+testserver)})
+	return Run(t, Spec{Bin: "/bin/sh", Args: []string{script}, Env: cleanEnv("SECRET_INIT="+bin, "INFISICAL_TESTSERVER="+testserver)})
+}
+
+// TestExampleMakeRun runs the script behind `make run`: the happy path
+// shows no warning, check's summary and the prefetch line agree, the
+// service gets every declared key, and the script ends by saying what
+// happened and what to try next.
+func TestExampleMakeRun(t *testing.T) {
+	r := runExample(t, "../testdata/example/run.sh")
 	wantCode(t, r, 0)
 	for _, bad := range []string{`"level":"warn"`, `"level":"error"`, " WRN ", " ERR "} {
 		if strings.Contains(r.Stdout+r.Stderr, bad) {

@@ -7,7 +7,9 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"secret-init/infisical/infisicaltest"
@@ -38,11 +40,34 @@ var canaries = []string{
 	canaryDotenv, canaryQuoted, canaryProcEnv, canaryDeclared, canaryImport, canaryBadInput, canaryAnswer,
 }
 
-// noLeak fails the test for every canary, whole or in part, in what
-// secret-init printed. Run calls it on every run.
+// serverSecrets are secrets a test server made during the tests (the
+// client secrets provision asks for), which hold no "CANARY": noLeak
+// looks for each whole, once a test has registered it.
+var serverSecrets struct {
+	sync.Mutex
+	list []string
+}
+
+func registerSecrets(secrets ...string) {
+	serverSecrets.Lock()
+	serverSecrets.list = append(serverSecrets.list, secrets...)
+	serverSecrets.Unlock()
+}
+
+// noLeak fails the test for every canary, whole or in part, and every
+// registered server secret in what secret-init printed. Run calls it on
+// every run.
 func noLeak(t *testing.T, r Result) {
 	t.Helper()
+	serverSecrets.Lock()
+	made := slices.Clone(serverSecrets.list)
+	serverSecrets.Unlock()
 	for stream, out := range map[string]string{"stdout": r.Stdout, "stderr": r.Stderr} {
+		for _, s := range made {
+			if strings.Contains(out, s) {
+				t.Errorf("a client secret made by the server leaked into secret-init's %s (exit %d):\n%s", stream, r.Code, out)
+			}
+		}
 		if !strings.Contains(out, "CANARY") {
 			continue
 		}

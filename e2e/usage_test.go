@@ -35,7 +35,7 @@ func readmeTable(t *testing.T, header string) [][]string {
 			}
 			rows = append(rows, cells)
 		case in:
-			return rows
+			in = false // the next table with this header adds its rows
 		}
 	}
 	if len(rows) == 0 {

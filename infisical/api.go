@@ -371,12 +371,18 @@ type folderAnswer struct {
 // /api/v1/folders, or /api/v2/folders on a server without v1). A folder
 // that does not exist has none.
 func (c *Client) ListFolders(ctx context.Context, folder string) ([]string, error) {
+	return c.ListFoldersIn(ctx, c.env, folder)
+}
+
+// ListFoldersIn is ListFolders in environment env of the run's project.
+func (c *Client) ListFoldersIn(ctx context.Context, env, folder string) ([]string, error) {
 	folder = folderOrRoot(folder)
 	q := c.scope(url.Values{"path": {folder}})
+	q.Set("environment", env)
 	var out folderAnswer
 	err := c.foldersCall(ctx, call{
 		op: "list folders", method: http.MethodGet, path: "/v1/folders", query: q,
-		auth: true, folder: folder, out: &out,
+		auth: true, env: env, folder: folder, out: &out,
 		check: func() error {
 			if out.Folders == nil {
 				return errors.New(`no "folders" list`)
@@ -401,11 +407,16 @@ func (c *Client) ListFolders(ctx context.Context, folder string) ([]string, erro
 // folder), which is what a retry after a lost answer, or a second seed at
 // the same time, sees.
 func (c *Client) CreateFolder(ctx context.Context, parent, name string) error {
+	return c.CreateFolderIn(ctx, c.env, parent, name)
+}
+
+// CreateFolderIn is CreateFolder in environment env of the run's project.
+func (c *Client) CreateFolderIn(ctx context.Context, env, parent, name string) error {
 	parent = folderOrRoot(parent)
-	body := map[string]string{"projectId": c.project, "workspaceId": c.project, "environment": c.env, "name": name, "path": parent}
+	body := map[string]string{"projectId": c.project, "workspaceId": c.project, "environment": env, "name": name, "path": parent}
 	err := c.foldersCall(ctx, call{
 		op: "create folder " + name, method: http.MethodPost, path: "/v1/folders",
-		body: body, auth: true, folder: parent,
+		body: body, auth: true, env: env, folder: parent,
 	})
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "already exists") {

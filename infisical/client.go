@@ -246,7 +246,8 @@ type call struct {
 	// retryUnsafe marks requests that may have taken effect even if the answer
 	// was lost (create secret): only statuses that prove rejection are retried.
 	retryUnsafe bool
-	folder      string   // for error context only; with the client's environment
+	folder      string   // for error context only; with env, or the client's environment
+	env         string   // the environment of the call, when not the client's
 	redact      []string // values the request carries (a write's value): scrubbed from every error
 	out         any      // JSON target for a 2xx answer
 	check       func() error
@@ -286,6 +287,11 @@ func (c *Client) do(ctx context.Context, k call) (err error) {
 		c.gate.release(sent, status, retryAfter, err, c.retry)
 		if err == nil {
 			return nil
+		}
+		if ctx.Err() != nil && lastErr != nil {
+			// The deadline cut a retry short: the failure that made it a
+			// retry is the cause, not the deadline.
+			return withNote(lastErr, "the retry got no answer before the deadline")
 		}
 		lastErr = err
 		if ctx.Err() != nil {
@@ -342,7 +348,15 @@ func (c *Client) where(k call) string {
 	if k.folder == "" {
 		return ""
 	}
-	return fmt.Sprintf(" (env %s, folder %s)", c.env, k.folder)
+	return fmt.Sprintf(" (env %s, folder %s)", c.envOf(k), k.folder)
+}
+
+// envOf is the environment a call is about.
+func (c *Client) envOf(k call) string {
+	if k.env != "" {
+		return k.env
+	}
+	return c.env
 }
 
 // attempt sends one request. status is 0 for transport failures.

@@ -57,11 +57,19 @@ func (e *APIError) Error() string {
 	if id := e.shownReqID(); id != "" {
 		fmt.Fprintf(&b, " [reqId %s]", id)
 	}
+	// Some of Infisical's 403s are made with their sentence as the error's
+	// name ("You are not member of this project") and the default text as
+	// message: the name is what says what is wrong, so it comes first.
+	sep := ": "
+	if name := clean(scrub(e.Name), maxMessage); strings.Contains(name, " ") && name != http.StatusText(e.Status) {
+		fmt.Fprintf(&b, ": %s", name)
+		sep = "; "
+	}
 	// Scrubbed before it is cut: a secret cut in half is no longer found.
 	if msg := clean(scrub(e.Message), maxMessage); msg != "" {
-		fmt.Fprintf(&b, ": %s", msg)
+		fmt.Fprintf(&b, "%s%s", sep, msg)
 	} else if e.long > 0 {
-		fmt.Fprintf(&b, ": (a message of %d bytes, not shown)", e.long)
+		fmt.Fprintf(&b, "%s(a message of %d bytes, not shown)", sep, e.long)
 	}
 	return b.String()
 }
@@ -119,7 +127,7 @@ func (e *RedirectError) Error() string {
 func (c *Client) redirectError(k call, resp *http.Response) *RedirectError {
 	e := &RedirectError{Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode}
 	if k.folder != "" {
-		e.Environment, e.Folder = c.env, k.folder
+		e.Environment, e.Folder = c.envOf(k), k.folder
 	}
 	// Location is resolved against the request, so a relative one names
 	// the host asked.
@@ -145,7 +153,7 @@ type zodIssue struct {
 func (c *Client) apiError(k call, resp *http.Response, data []byte) *APIError {
 	e := &APIError{Op: k.op, Method: k.method, Path: "/api" + k.path, Status: resp.StatusCode, secrets: &c.redaction}
 	if k.folder != "" {
-		e.Environment, e.Folder = c.env, k.folder
+		e.Environment, e.Folder = c.envOf(k), k.folder
 	}
 	// An HTML 5xx page from a proxy says nothing useful and may be long.
 	if !isJSON(resp.Header.Get("Content-Type")) {

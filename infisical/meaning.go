@@ -1,6 +1,7 @@
 package infisical
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -181,7 +182,7 @@ func (c *Client) explain(err error) error {
 	case ae.Status == http.StatusNotFound && ae.Name == "NotFound" && strings.HasPrefix(ae.Message, "Project with"):
 		return &ScopeError{What: "project", Project: c.project, Environment: c.env, Err: ae}
 	case ae.Status == http.StatusNotFound && ae.Name == "NotFound" && strings.HasPrefix(ae.Message, "Environment with slug"):
-		return &ScopeError{What: "environment", Project: c.project, Environment: c.env, Err: ae}
+		return &ScopeError{What: "environment", Project: c.project, Environment: cmp.Or(ae.Environment, c.env), Err: ae}
 	case ae.Status == http.StatusForbidden && ae.Name == "TokenError":
 		return &hinted{err, ErrTokenRefused, "the access token has expired or is malformed: log in again, or set a fresh INFISICAL_TOKEN"}
 	case ae.Status == http.StatusUnauthorized && strings.Contains(ae.Message, "No identity access token found"):

@@ -72,6 +72,11 @@ func readBootstrap(proc []string, d *dotenv.File) Bootstrap {
 	return b
 }
 
+// ReadBootstrap reads the bootstrap settings from proc, then d, as a
+// start does: for a command that picks its own file, or leaves some keys
+// of it out.
+func ReadBootstrap(proc []string, d *dotenv.File) Bootstrap { return readBootstrap(proc, d) }
+
 // errNoCredentials says INFISICAL_ADDR is set but nothing to log in with.
 var errNoCredentials = errors.New("INFISICAL_ADDR is set but no credentials are: set INFISICAL_CLIENT_ID and INFISICAL_CLIENT_SECRET, or INFISICAL_TOKEN, or INFISICAL_AUTH_METHOD=kubernetes with INFISICAL_IDENTITY_ID")
 

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -195,23 +194,27 @@ func Run(ctx context.Context, o resolve.Options, so Options, proc []string) (*Re
 		c = nil
 	}
 
-	st := &seedState{c: c, folders: map[string]folderState{}, children: map[string]map[string]bool{}, listErr: map[string]error{}}
-	st.readFolders(ctx, keys, so.Execute)
-	rep.Warnings = append(rep.Warnings, st.warnings...)
+	var api FolderAPI
+	if c != nil {
+		api = c
+	}
+	st := &seedState{c: c, tree: NewFolders(api, so.Execute)}
+	st.readFolders(ctx, keys)
+	rep.Warnings = append(rep.Warnings, st.tree.Warnings...)
 	for _, k := range keys {
 		rep.Keys = append(rep.Keys, st.decide(k, so, values))
 	}
 	st.keepNeededFolders(rep.Keys)
 	if so.Execute {
-		st.createFolders(ctx)
+		st.tree.Create(ctx)
 		for i := range rep.Keys {
-			if k := &rep.Keys[i]; k.Action == Create && st.folders[k.Folder] == folderFailed {
-				k.Action, k.Err = Failed, st.listErr[k.Folder]
+			if k := &rep.Keys[i]; k.Action == Create && st.tree.state[k.Folder] == folderFailed {
+				k.Action, k.Err = Failed, st.tree.err[k.Folder]
 			}
 		}
 		st.write(ctx, rep.Keys)
 	}
-	rep.Folders = st.folderSteps
+	rep.Folders = st.tree.Steps
 	for _, s := range rep.Keys {
 		switch s.Action {
 		case Create:
@@ -272,32 +275,15 @@ func seedTargets(p *resolve.Plan) []seedKey {
 	return out
 }
 
-// folderState is what seed knows of one target folder.
-type folderState int
-
-const (
-	folderUnknown folderState = iota // Infisical not read
-	folderExists
-	folderMissing // to be created
-	folderFailed  // reading or creating it failed: its keys fail
-)
-
 type seedState struct {
-	c *infisical.Client // nil: offline
-
-	folders     map[string]folderState
-	children    map[string]map[string]bool // parent -> names of its subfolders, as listed
-	secrets     map[string]map[string]string
-	listErr     map[string]error // folder -> why its keys cannot be decided or written
-	folderSteps []Step
-	warnings    []string
-	execute     bool
+	c       *infisical.Client // nil: offline
+	tree    *Folders
+	secrets map[string]map[string]string
 }
 
 // readFolders finds which target folders and parents exist, then lists
 // the secrets of the existing target folders.
-func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bool) {
-	st.execute = execute
+func (st *seedState) readFolders(ctx context.Context, keys []seedKey) {
 	st.secrets = map[string]map[string]string{}
 	var targets []string
 	for _, k := range keys {
@@ -306,26 +292,10 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 		}
 	}
 	slices.Sort(targets)
-	if st.c == nil {
-		for _, f := range targets {
-			st.folders[f] = folderUnknown
-		}
-		return
-	}
-	for _, f := range targets {
-		for _, a := range ancestors(f) {
-			if _, done := st.folders[a]; done {
-				continue
-			}
-			st.folders[a] = st.exists(ctx, a)
-			if st.folders[a] == folderMissing {
-				st.folderSteps = append(st.folderSteps, Step{Action: Create, Folder: a})
-			}
-		}
-	}
+	st.tree.Find(ctx, targets)
 	var existing []string
 	for _, f := range targets {
-		if st.folders[f] == folderExists {
+		if st.tree.state[f] == folderExists {
 			existing = append(existing, f)
 		}
 	}
@@ -340,8 +310,7 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			st.folders[f] = folderFailed
-			st.listErr[f] = err
+			st.tree.fail(f, err)
 			return
 		}
 		own := map[string]string{}
@@ -350,57 +319,6 @@ func (st *seedState) readFolders(ctx context.Context, keys []seedKey, execute bo
 		}
 		st.secrets[f] = own
 	})
-}
-
-// exists asks the parent folder whether folder f is there. A parent that
-// is missing has no children; a parent whose listing failed makes its
-// children fail too.
-func (st *seedState) exists(ctx context.Context, f string) folderState {
-	if f == "/" {
-		return folderExists
-	}
-	parent, name := path.Split(f)
-	parent = resolve.CleanFolder(parent)
-	switch st.folders[parent] {
-	case folderMissing:
-		return folderMissing
-	case folderFailed:
-		st.listErr[f] = st.listErr[parent]
-		return folderFailed
-	}
-	kids, ok := st.children[parent]
-	if !ok {
-		names, err := st.c.ListFolders(ctx, parent)
-		switch {
-		case errors.Is(err, infisical.ErrNotFound):
-			names = nil
-		case err != nil:
-			st.listErr[f] = err
-			if !st.execute {
-				st.warnings = append(st.warnings, fmt.Sprintf("cannot list folders in %s: %v", parent, err))
-			}
-			return folderFailed
-		}
-		kids = map[string]bool{}
-		for _, n := range names {
-			kids[n] = true
-		}
-		st.children[parent] = kids
-	}
-	if kids[name] {
-		return folderExists
-	}
-	return folderMissing
-}
-
-// ancestors returns /a, /a/b, /a/b/c for /a/b/c.
-func ancestors(f string) []string {
-	var out []string
-	parts := strings.Split(strings.Trim(f, "/"), "/")
-	for i := range parts {
-		out = append(out, "/"+strings.Join(parts[:i+1], "/"))
-	}
-	return out
 }
 
 // keepNeededFolders drops the creation of folders that no created key
@@ -414,37 +332,16 @@ func (st *seedState) keepNeededFolders(keys []Step) {
 			}
 		}
 	}
-	st.folderSteps = slices.DeleteFunc(st.folderSteps, func(s Step) bool { return !needed[s.Folder] })
-}
-
-// createFolders creates the missing folders, parents first; a folder that
-// cannot be created fails its subfolders and keys.
-func (st *seedState) createFolders(ctx context.Context) {
-	for i := range st.folderSteps {
-		s := &st.folderSteps[i]
-		parent, name := path.Split(s.Folder)
-		parent = resolve.CleanFolder(parent)
-		if st.folders[parent] == folderFailed {
-			s.Action, s.Err = Failed, fmt.Errorf("parent folder %s was not created", parent)
-			st.folders[s.Folder] = folderFailed
-			st.listErr[s.Folder] = s.Err
-			continue
-		}
-		if err := st.c.CreateFolder(ctx, parent, name); err != nil {
-			s.Action, s.Err = Failed, err
-			st.folders[s.Folder] = folderFailed
-			st.listErr[s.Folder] = fmt.Errorf("folder %s was not created", s.Folder)
-		}
-	}
+	st.tree.Steps = slices.DeleteFunc(st.tree.Steps, func(s Step) bool { return !needed[s.Folder] })
 }
 
 // decide says what to do with one key, without writing.
 func (st *seedState) decide(k seedKey, so Options, values valueSource) Step {
 	s := Step{Folder: k.folder, Key: k.key}
 	v, from, have := values(k.key)
-	state := st.folders[k.folder]
+	state := st.tree.state[k.folder]
 	if state == folderFailed {
-		s.Action, s.Err = Failed, st.listErr[k.folder]
+		s.Action, s.Err = Failed, st.tree.err[k.folder]
 		return s
 	}
 	current, exists := st.secrets[k.folder][k.key]

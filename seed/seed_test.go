@@ -49,7 +49,9 @@ func TestSeedDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &seedState{folders: map[string]folderState{"/f": tt.state}, secrets: map[string]map[string]string{"/f": {}}, listErr: map[string]error{"/f": os.ErrPermission}}
+			tree := NewFolders(nil, false)
+			tree.state["/f"], tree.err["/f"] = tt.state, os.ErrPermission
+			st := &seedState{tree: tree, secrets: map[string]map[string]string{"/f": {}}}
 			if tt.current != nil {
 				st.secrets["/f"]["K"] = *tt.current
 			}

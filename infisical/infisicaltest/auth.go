@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -36,41 +37,57 @@ type tokenRow struct {
 	revoked          bool
 }
 
-type uaIdentity struct {
-	secret string
-	p      *principal
-	// lockout state, keyed like Infisical's by identity and client ID
-	failures    int
-	resetAt     time.Time // when the failure count lapses
-	lockedUntil time.Time
-}
-
 type k8sIdentity struct {
 	jwt string
 	p   *principal
 }
 
-// AddUniversalIdentity lets clientID/clientSecret log in; by default the
-// identity may read and write everything.
-func (s *Server) AddUniversalIdentity(clientID, clientSecret string, perms ...Permission) {
+// AddUniversalIdentity lets clientID/clientSecret log in. The identity,
+// named clientID, is by default an admin of the organisation and of the
+// project: it may read and write everything and administer identities;
+// perms narrow it (ReadOnly, ProjectRole, DenyFolder...).
+func (s *Server) AddUniversalIdentity(clientID, secret string, perms ...Permission) {
 	s.mu.Lock()
-	s.ua[clientID] = &uaIdentity{secret: clientSecret, p: newPrincipal(perms)}
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	p := s.identityPrincipal(clientID, perms)
+	ua := s.attach(p, clientID)
+	now := s.now().UTC()
+	ua.secrets = []*clientSecret{{id: seededSecretID + s.id(), value: secret, created: now, updated: now}}
+}
+
+// attach gives p's identity universal auth with clientID and the attach
+// defaults.
+func (s *Server) attach(p *principal, clientID string) *uaConfig {
+	ua := &uaConfig{
+		id: s.id(), clientID: clientID, ident: p.ident, p: p, created: s.now().UTC(),
+		ttl: defaultTokenTTL, maxTTL: defaultTokenMaxTTL,
+		lockout:        lockoutSettings{enabled: true, threshold: defaultLockoutThreshold, durationSecs: int(defaultLockoutDuration / time.Second), resetSecs: int(defaultLockoutReset / time.Second)},
+		clientIPs:      []string{"0.0.0.0/0", "::/0"},
+		accessTokenIPs: []string{"0.0.0.0/0", "::/0"},
+	}
+	p.ident.ua = ua
+	s.ua[clientID] = ua
+	return ua
 }
 
 // AddKubernetesIdentity lets identityID log in with exactly this service
 // account jwt.
 func (s *Server) AddKubernetesIdentity(identityID, jwt string, perms ...Permission) {
 	s.mu.Lock()
-	s.k8s[identityID] = &k8sIdentity{jwt: jwt, p: newPrincipal(perms)}
+	p := s.identityPrincipal(identityID, perms)
+	p.ident.id, p.ident.kubernetes = identityID, true
+	s.k8s[identityID] = &k8sIdentity{jwt: jwt, p: p}
 	s.mu.Unlock()
 }
 
 // AddToken makes token a valid access token (INFISICAL_TOKEN style) that
-// never expires. It need not look like a JWT: it stands for one.
+// never expires, of an identity of its own that is, as AddUniversalIdentity's,
+// an admin of the organisation and the project unless perms say
+// otherwise. It need not look like a JWT: it stands for one.
 func (s *Server) AddToken(token string, perms ...Permission) {
 	s.mu.Lock()
-	s.static[token] = &tokenRow{id: s.id(), p: newPrincipal(perms), created: s.now()}
+	p := s.identityPrincipal(fmt.Sprintf("token-identity-%d", len(s.identities)+1), perms)
+	s.static[token] = &tokenRow{id: s.id(), p: p, created: s.now()}
 	delete(s.expired, token)
 	s.mu.Unlock()
 }
@@ -289,7 +306,8 @@ func (s *Server) loginUniversal(r *http.Request, reqID string) answer {
 	if now.Before(ua.lockedUntil) {
 		return apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "This identity auth method is temporarily locked, please try again later")
 	}
-	if ua.secret != secret {
+	cs := ua.secretFor(secret)
+	if cs == nil {
 		if s.lockThreshold <= 0 {
 			return apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Invalid credentials")
 		}
@@ -310,7 +328,32 @@ func (s *Server) loginUniversal(r *http.Request, reqID string) answer {
 		return apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Invalid credentials")
 	}
 	ua.failures = 0
-	return s.loginAnswer(s.newRow(ua.p))
+	if cs.ttl > 0 && !now.Before(cs.created.Add(cs.ttl)) {
+		cs.revoked = true
+		return apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Access denied due to expired client secret")
+	}
+	if cs.limit > 0 && cs.uses >= cs.limit {
+		cs.revoked = true
+		return apiError(reqID, http.StatusUnauthorized, "UnauthorizedError", "Access denied due to client secret usage limit reached")
+	}
+	cs.uses++
+	ua.ident.lastLogin, ua.ident.lastMethod = now.UTC(), "universal-auth"
+	row := s.newRow(ua.p)
+	if ua.ownTTL {
+		row.ttl, row.maxTTL = ua.ttl, ua.maxTTL
+	}
+	return s.loginAnswer(row)
+}
+
+// secretFor is the client secret that is value and not revoked: a revoked
+// secret logs in no more, and counts as a wrong one.
+func (ua *uaConfig) secretFor(value string) *clientSecret {
+	for _, cs := range ua.secrets {
+		if !cs.revoked && cs.value == value {
+			return cs
+		}
+	}
+	return nil
 }
 
 func (s *Server) loginKubernetes(r *http.Request, reqID string) answer {

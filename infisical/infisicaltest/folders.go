@@ -60,7 +60,7 @@ func (s *Server) listFolders(v2 bool) func(*http.Request, string, *principal) an
 		if v2 && q.Get("path") == "" {
 			return validation(reqID, "path")
 		}
-		if bad := s.checkProject(reqID, projectOf(q.Get), v3); bad != nil {
+		if bad := s.checkProject(reqID, projectOf(q.Get), v3, p); bad != nil {
 			return *bad
 		}
 		env := q.Get("environment")
@@ -122,12 +122,12 @@ func (s *Server) createFolder(v2 bool) func(*http.Request, string, *principal) a
 				"message": "Invalid folder name. Only alphanumeric characters, dashes, and underscores are allowed.",
 			}})
 		}
-		e, bad := s.writeEnv(reqID, v3, in.project(), in.Environment)
+		e, bad := s.writeEnv(reqID, v3, p, in.project(), in.Environment)
 		if bad != nil {
 			return *bad
 		}
 		parent := folderDir(in.Path, in.Directory)
-		if p.readOnly || !p.canRead(in.Environment, parent) {
+		if !p.projectMay(subjFolders, actCreate) || !p.canRead(in.Environment, parent) {
 			return denied(reqID, "create", "secret-folders")
 		}
 		full := cleanPath(parent + "/" + in.Name)
@@ -152,7 +152,7 @@ func (s *Server) deleteFolder(v2 bool) func(*http.Request, string, *principal) a
 			return *a
 		}
 		name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-		e, bad := s.writeEnv(reqID, v3, in.project(), in.Environment)
+		e, bad := s.writeEnv(reqID, v3, p, in.project(), in.Environment)
 		if bad != nil {
 			return *bad
 		}
@@ -170,7 +170,7 @@ func (s *Server) deleteFolder(v2 bool) func(*http.Request, string, *principal) a
 		if full == "" {
 			return apiError(reqID, http.StatusNotFound, "NotFound", fmt.Sprintf("Folder with ID '%s' not found", name))
 		}
-		if p.readOnly || !p.canRead(in.Environment, full) {
+		if !p.projectMay(subjFolders, actDelete) || !p.canRead(in.Environment, full) {
 			return denied(reqID, "delete", "secret-folders")
 		}
 		tree := e.subtree(full, 1<<30)

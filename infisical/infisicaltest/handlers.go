@@ -100,6 +100,9 @@ func (s *Server) route(r *http.Request, reqID string) answer {
 			return a
 		}
 	}
+	if a, ok := s.identityRoute(r, reqID, auth); ok {
+		return a
+	}
 	return routeNotFound(reqID, r)
 }
 

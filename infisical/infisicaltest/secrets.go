@@ -97,8 +97,9 @@ func (s *Server) projectNotFound(reqID, projectID string) answer {
 }
 
 // checkProject is the first thing every secrets and folders route does:
-// permission lookup, which fails for a missing or unknown project.
-func (s *Server) checkProject(reqID, projectID string, version api) *answer {
+// permission lookup, which fails for a missing or unknown project, and
+// for a caller that is not a member of it.
+func (s *Server) checkProject(reqID, projectID string, version api, p *principal) *answer {
 	if projectID == "" {
 		msg := "Must provide either workspaceId or workspaceSlug"
 		if version == v4 {
@@ -111,7 +112,18 @@ func (s *Server) checkProject(reqID, projectID string, version api) *answer {
 		a := s.projectNotFound(reqID, projectID)
 		return &a
 	}
+	if !p.member() {
+		a := notMember(reqID)
+		return &a
+	}
 	return nil
+}
+
+// notMember is getProjectPermission's refusal of a caller that is not a
+// member of the project: the sentence is the error's name, and the
+// message is the default one.
+func notMember(reqID string) answer {
+	return apiError(reqID, http.StatusForbidden, "You are not member of this project", "You are not allowed to access this resource")
 }
 
 // listSecrets is getSecrets of Infisical's secret-v2-bridge service.
@@ -123,7 +135,7 @@ func (s *Server) listSecrets(version api) func(*http.Request, string, *principal
 			return *bad
 		}
 		env := q.Get("environment")
-		if bad := s.checkProject(reqID, projectOf(q.Get), version); bad != nil {
+		if bad := s.checkProject(reqID, projectOf(q.Get), version, p); bad != nil {
 			return *bad
 		}
 		if env == "" {
@@ -206,7 +218,7 @@ func (s *Server) getSecret(version api) func(*http.Request, string, *principal) 
 		if env == "" && version == v4 {
 			return apiError(reqID, http.StatusBadRequest, "BadRequest", "Missing environment")
 		}
-		if bad := s.checkProject(reqID, projectOf(q.Get), version); bad != nil {
+		if bad := s.checkProject(reqID, projectOf(q.Get), version, p); bad != nil {
 			if version == v4 && projectOf(q.Get) == "" {
 				return apiError(reqID, http.StatusBadRequest, "BadRequest", "You must provide  workspaceId")
 			}
@@ -315,8 +327,8 @@ func (b writeBody) project() string {
 
 // writeScope checks what every write checks first: the project, the
 // environment and the folder. name is the error name of a missing folder.
-func (s *Server) writeScope(reqID string, version api, project, env, path, name string) (*folder, *answer) {
-	e, bad := s.writeEnv(reqID, version, project, env)
+func (s *Server) writeScope(reqID string, version api, p *principal, project, env, path, name string) (*folder, *answer) {
+	e, bad := s.writeEnv(reqID, version, p, project, env)
 	if bad != nil {
 		return nil, bad
 	}
@@ -330,8 +342,8 @@ func (s *Server) writeScope(reqID string, version api, project, env, path, name 
 }
 
 // writeEnv checks the project and the environment of a write.
-func (s *Server) writeEnv(reqID string, version api, project, env string) (*environment, *answer) {
-	if bad := s.checkProject(reqID, project, version); bad != nil {
+func (s *Server) writeEnv(reqID string, version api, p *principal, project, env string) (*environment, *answer) {
+	if bad := s.checkProject(reqID, project, version, p); bad != nil {
 		return nil, bad
 	}
 	e := s.envs[env]
@@ -376,14 +388,14 @@ func (s *Server) createSecret(version api) func(*http.Request, string, *principa
 			return validation(reqID, "secretValue")
 		}
 		path := cleanPath(in.SecretPath)
-		f, bad := s.writeScope(reqID, version, in.project(), in.Environment, path, "CreateSecret")
+		f, bad := s.writeScope(reqID, version, p, in.project(), in.Environment, path, "CreateSecret")
 		if bad != nil {
 			return *bad
 		}
 		if f.secrets[key] != nil {
 			return apiError(reqID, http.StatusBadRequest, "BadRequest", "Secret already exist")
 		}
-		if p.readOnly || !p.canRead(in.Environment, path) {
+		if !p.projectMay(subjSecrets, actCreate) || !p.canRead(in.Environment, path) {
 			return denied(reqID, "create", "secrets")
 		}
 		value := storedValue(*in.SecretValue)
@@ -409,7 +421,7 @@ func (s *Server) updateSecret(version api) func(*http.Request, string, *principa
 			return apiError(reqID, http.StatusBadRequest, "BadRequest", "New secret name cannot be empty")
 		}
 		key, path := secretName(r), cleanPath(in.SecretPath)
-		f, bad := s.writeScope(reqID, version, in.project(), in.Environment, path, "UpdateSecret")
+		f, bad := s.writeScope(reqID, version, p, in.project(), in.Environment, path, "UpdateSecret")
 		if bad != nil {
 			return *bad
 		}
@@ -417,7 +429,7 @@ func (s *Server) updateSecret(version api) func(*http.Request, string, *principa
 		if sec == nil {
 			return apiError(reqID, http.StatusNotFound, "NotFound", fmt.Sprintf("Secret with name %s not found", key))
 		}
-		if p.readOnly || !p.canRead(in.Environment, path) {
+		if !p.projectMay(subjSecrets, actEdit) || !p.canRead(in.Environment, path) {
 			return denied(reqID, "edit", "secrets")
 		}
 		if msg := s.update(p, in.Environment, path, f, key, in.SecretValue, in.SecretComment, in.NewSecretName); msg != nil {
@@ -485,7 +497,7 @@ func (s *Server) deleteSecret(version api) func(*http.Request, string, *principa
 			return *a
 		}
 		key, path := secretName(r), cleanPath(in.SecretPath)
-		f, bad := s.writeScope(reqID, version, in.project(), in.Environment, path, "DeleteSecret")
+		f, bad := s.writeScope(reqID, version, p, in.project(), in.Environment, path, "DeleteSecret")
 		if bad != nil {
 			return *bad
 		}
@@ -493,7 +505,7 @@ func (s *Server) deleteSecret(version api) func(*http.Request, string, *principa
 		if sec == nil {
 			return apiError(reqID, http.StatusNotFound, "NotFound", "Secret not found")
 		}
-		if p.readOnly || !p.canRead(in.Environment, path) {
+		if !p.projectMay(subjSecrets, actDelete) || !p.canRead(in.Environment, path) {
 			return denied(reqID, "delete", "secrets")
 		}
 		delete(f.secrets, key)
@@ -527,7 +539,7 @@ func (s *Server) createBatch(version api) func(*http.Request, string, *principal
 			return validation(reqID, "secrets")
 		}
 		path := cleanPath(in.SecretPath)
-		f, bad := s.writeScope(reqID, version, in.project(), in.Environment, path, "CreateManySecret")
+		f, bad := s.writeScope(reqID, version, p, in.project(), in.Environment, path, "CreateManySecret")
 		if bad != nil {
 			return *bad
 		}
@@ -546,7 +558,7 @@ func (s *Server) createBatch(version api) func(*http.Request, string, *principal
 		if len(exist) > 0 {
 			return apiError(reqID, http.StatusBadRequest, "BadRequest", "Secret already exists: "+strings.Join(exist, ","))
 		}
-		if p.readOnly || !p.canRead(in.Environment, path) {
+		if !p.projectMay(subjSecrets, actCreate) || !p.canRead(in.Environment, path) {
 			return denied(reqID, "create", "secrets")
 		}
 		out := []secretJSON{}
@@ -585,7 +597,7 @@ func (s *Server) updateBatch(version api) func(*http.Request, string, *principal
 		if len(in.Secrets) == 0 {
 			return validation(reqID, "secrets")
 		}
-		if _, bad := s.writeEnv(reqID, version, in.project(), in.Environment); bad != nil {
+		if _, bad := s.writeEnv(reqID, version, p, in.project(), in.Environment); bad != nil {
 			return *bad
 		}
 		base := cleanPath(in.SecretPath)
@@ -626,10 +638,10 @@ func (s *Server) updateBatch(version api) func(*http.Request, string, *principal
 				return apiError(reqID, http.StatusNotFound, "NotFound",
 					fmt.Sprintf("Secret does not exist: %s in path %s", strings.Join(missing, ", "), fp))
 			}
-			if p.readOnly || !p.canRead(in.Environment, fp) {
-				if len(missing) > 0 && mode == "upsert" {
-					return denied(reqID, "create", "secrets")
-				}
+			if len(missing) > 0 && mode == "upsert" && (!p.projectMay(subjSecrets, actCreate) || !p.canRead(in.Environment, fp)) {
+				return denied(reqID, "create", "secrets")
+			}
+			if len(byFolder[fp]) > len(missing) && (!p.projectMay(subjSecrets, actEdit) || !p.canRead(in.Environment, fp)) {
 				return denied(reqID, "edit", "secrets")
 			}
 		}

@@ -14,17 +14,22 @@ import (
 type Seed struct {
 	Project      string                     `yaml:"project"`
 	Identities   []SeedIdentity             `yaml:"identities"`
-	Tokens       []string                   `yaml:"tokens"`
+	Tokens       []string                   `yaml:"tokens"` // of identities that may do everything
 	Kubernetes   []SeedKubernetes           `yaml:"kubernetes"`
 	Environments map[string]SeedEnvironment `yaml:"environments"`
 }
 
-// SeedIdentity is a universal-auth machine identity.
+// SeedIdentity is a universal-auth machine identity. By default it is an
+// admin of the organisation and of the project; ReadOnly makes it a
+// runtime identity (project role viewer, no organisation role); Role and
+// OrgRole name the built-in roles outright.
 type SeedIdentity struct {
 	ClientID     string     `yaml:"client_id"`
 	ClientSecret string     `yaml:"client_secret"`
 	Deny         []SeedDeny `yaml:"deny"`
 	ReadOnly     bool       `yaml:"read_only"`
+	Role         string     `yaml:"role"`     // project role: admin, member, viewer, no-access
+	OrgRole      string     `yaml:"org_role"` // organisation role: admin, member, no-access
 }
 
 // SeedKubernetes is a kubernetes-auth machine identity.
@@ -71,6 +76,15 @@ func (s Seed) check() error {
 		if id.ClientID == "" || id.ClientSecret == "" {
 			return fmt.Errorf("seed: identities[%d]: client_id and client_secret are required", i)
 		}
+		if id.ReadOnly && (id.Role != "" || id.OrgRole != "") {
+			return fmt.Errorf("seed: identities[%d]: read_only is a role of its own; give it or role and org_role", i)
+		}
+		if _, ok := projectRoles[id.Role]; id.Role != "" && !ok {
+			return fmt.Errorf("seed: identities[%d]: role %q is not admin, member, viewer or no-access", i, id.Role)
+		}
+		if _, ok := orgRoles[id.OrgRole]; id.OrgRole != "" && !ok {
+			return fmt.Errorf("seed: identities[%d]: org_role %q is not admin, member or no-access", i, id.OrgRole)
+		}
 	}
 	for i, k := range s.Kubernetes {
 		if k.IdentityID == "" || k.JWT == "" {
@@ -106,7 +120,14 @@ func (s *Server) ApplySeed(seed Seed) {
 		s.SetProject(seed.Project)
 	}
 	for _, id := range seed.Identities {
-		s.AddUniversalIdentity(id.ClientID, id.ClientSecret, seedPerms(id.Deny, id.ReadOnly)...)
+		perms := seedPerms(id.Deny, id.ReadOnly)
+		if id.Role != "" {
+			perms = append(perms, ProjectRole(id.Role))
+		}
+		if id.OrgRole != "" {
+			perms = append(perms, OrgRole(id.OrgRole))
+		}
+		s.AddUniversalIdentity(id.ClientID, id.ClientSecret, perms...)
 	}
 	for _, k := range seed.Kubernetes {
 		s.AddKubernetesIdentity(k.IdentityID, k.JWT, seedPerms(k.Deny, false)...)

@@ -10,8 +10,11 @@
 // and models the rules that change what a client sees: SecretPathNotFound
 // for a missing folder, the last import winning over earlier ones,
 // unresolved references left literal, permissions that hide keys or values,
-// token expiry, renewal and revocation, universal-auth lockout, and the
-// rate limiter of Infisical Cloud. The README's "Infisical test server"
+// machine identities with the built-in roles of the organisation and the
+// project (a viewer gets 403 on every write; only an organisation admin
+// handles client secrets), universal auth and its client secrets, token
+// expiry, renewal and revocation, universal-auth lockout, and the rate
+// limiter of Infisical Cloud. The README's "Infisical test server"
 // section lists what is modelled and what is not.
 //
 // Endpoints (v3 and v4 can each be turned off: ServeV3, ServeV4):
@@ -32,6 +35,15 @@
 //	POST   /api/v1/folders                     {workspaceId, environment, name, path}
 //	DELETE /api/v1/folders/{name}              {workspaceId, environment, path}
 //	GET, POST, DELETE /api/v2/folders[/{name}]: the same with projectId
+//	GET    /api/v1/identities/details          the caller's organisation
+//	GET    /api/v1/projects/{projectId}        the project and its environments
+//	POST   /api/v1/identities                  {name, organizationId, role}
+//	GET    /api/v1/identities/{identityId}
+//	GET    /api/v2/organizations/{orgId}/identity-memberships   offset, limit, orderDirection, search
+//	GET, POST /api/v1/auth/universal-auth/identities/{identityId}  {accessTokenTTL, accessTokenMaxTTL, ...}
+//	GET, POST /api/v1/auth/universal-auth/identities/{identityId}/client-secrets  {description, numUsesLimit, ttl}
+//	POST   /api/v1/auth/universal-auth/identities/{identityId}/client-secrets/{id}/revoke
+//	GET, POST, PATCH /api/v1/projects/{projectId}/memberships/identities/{identityId}  {roles: [{role}]}
 //
 // Knobs inject what a real deployment does on a bad day: latency, stalls,
 // 5xx with HTML bodies, 429 with Retry-After, a token-bucket rate limit,
@@ -52,8 +64,10 @@
 //	    client_secret: demo-secret
 //	    deny:                                       # optional: folders it may not read (403)
 //	      - {env: prod, path: /payments}
-//	    read_only: false                            # optional: true => writes get 403
-//	tokens: [demo-token]                            # access tokens usable as INFISICAL_TOKEN
+//	    read_only: false                            # optional: true => a runtime identity (role viewer): writes get 403
+//	    role: admin                                 # optional project role: admin (default), member, viewer, no-access
+//	    org_role: admin                             # optional organisation role: admin (default), member, no-access
+//	tokens: [demo-token]                            # access tokens usable as INFISICAL_TOKEN, of admin identities
 //	kubernetes:                                     # kubernetes-auth identities
 //	  - identity_id: 11111111-2222-4333-8444-555555555555
 //	    jwt: eyJhbGciOi...
@@ -112,14 +126,16 @@ type Server struct {
 	mu      sync.Mutex
 	project string
 	envs    map[string]*environment
-	ua      map[string]*uaIdentity // clientID
+	ua      map[string]*uaConfig // clientID
 	k8s     map[string]*k8sIdentity
-	static  map[string]*tokenRow // AddToken tokens
-	issued  map[string]*tokenRow // JWTs handed out by logins and renewals
-	expired map[string]bool
-	jwtKey  []byte
-	nextID  int
-	offset  time.Duration // AdvanceClock
+	// identities are the organisation's, in creation order.
+	identities []*machineIdentity
+	static     map[string]*tokenRow // AddToken tokens
+	issued     map[string]*tokenRow // JWTs handed out by logins and renewals
+	expired    map[string]bool
+	jwtKey     []byte
+	nextID     int
+	offset     time.Duration // AdvanceClock
 
 	ttl, maxTTL   time.Duration
 	lockThreshold int
@@ -171,7 +187,7 @@ func NewUnstartedServer(opts ...Option) *Server {
 		closed:        make(chan struct{}),
 		project:       DefaultProject,
 		envs:          map[string]*environment{},
-		ua:            map[string]*uaIdentity{},
+		ua:            map[string]*uaConfig{},
 		k8s:           map[string]*k8sIdentity{},
 		static:        map[string]*tokenRow{},
 		issued:        map[string]*tokenRow{},

@@ -50,10 +50,10 @@ type keyRule struct {
 // CASL rules on (environment, secretPath, secretName); these are the shapes
 // of them that change what a client sees.
 type principal struct {
-	deny      []scope   // no access at all: 403 on lists and reads there
-	valueless []scope   // describeSecret without readValue
-	hidden    []keyRule // no describeSecret on these keys: silently left out
-	readOnly  bool
+	ident     *machineIdentity // its roles decide what it may do at all
+	deny      []scope          // no access at all: 403 on lists and reads there
+	valueless []scope          // describeSecret without readValue
+	hidden    []keyRule        // no describeSecret on these keys: silently left out
 }
 
 // Permission restricts an identity or token.
@@ -87,19 +87,22 @@ func HideSecrets(env, path, pattern string) Permission {
 	}
 }
 
-// ReadOnly forbids creating, updating and deleting secrets and folders.
-func ReadOnly() Permission { return func(p *principal) { p.readOnly = true } }
-
-func newPrincipal(perms []Permission) *principal {
-	p := &principal{}
-	for _, f := range perms {
-		f(p)
+// ReadOnly is a runtime identity: the project role viewer (it reads
+// secrets; creating, updating and deleting secrets and folders answer
+// 403) and no organisation role (it administers no identity).
+func ReadOnly() Permission {
+	return func(p *principal) {
+		ProjectRole("viewer")(p)
+		OrgRole("no-access")(p)
 	}
-	return p
 }
 
-// canRead reports whether the folder is open to the principal at all.
+// canRead reports whether the folder is open to the principal at all:
+// its role lets it describe secrets, and no rule denies the folder.
 func (p *principal) canRead(env, path string) bool {
+	if !p.projectMay(subjSecrets, actDescribe) {
+		return false
+	}
 	for _, d := range p.deny {
 		if d.covers(env, path) {
 			return false
